@@ -1,0 +1,15 @@
+"""Shared fixtures. Tests run against the real Postgres and Redis that `make test` starts."""
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real preference files beside the checkout; tests skip where they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real preference data not found at {SHARED_DATA}")
+    return SHARED_DATA
