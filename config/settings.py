@@ -204,38 +204,81 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery --------------------------------------------------------------------------
+# Job state lives in Postgres (training.models.TrainingJob); the broker only carries ids
+# and the result backend is never read. Two queues: ``gpu`` for training, generation and
+# evaluation (run it with concurrency 1), ``default`` for the reaper and the retrain checks.
+#
+# Time limits per job kind, in seconds (soft: the task is told and marks the job failed;
+# hard: the child process is killed). A late-acked message must not come back while its
+# job still runs, so the visibility timeout is longer than the longest hard limit.
+TRAINING_TIME_LIMITS: dict[str, int] = {
+    "reward": env.int("TRAINING_LIMIT_REWARD", default=4 * 60 * 60),
+    "dpo": env.int("TRAINING_LIMIT_DPO", default=8 * 60 * 60),
+    "kto": env.int("TRAINING_LIMIT_KTO", default=8 * 60 * 60),
+    "ppo": env.int("TRAINING_LIMIT_PPO", default=12 * 60 * 60),
+    "grpo": env.int("TRAINING_LIMIT_GRPO", default=12 * 60 * 60),
+    "rloo": env.int("TRAINING_LIMIT_RLOO", default=12 * 60 * 60),
+    "generate": env.int("TRAINING_LIMIT_GENERATE", default=2 * 60 * 60),
+    "evaluate": env.int("TRAINING_LIMIT_EVALUATE", default=2 * 60 * 60),
+}
+# The hard limit is the soft limit plus this grace (the task cleans up in between).
+TRAINING_HARD_LIMIT_GRACE = 5 * 60
+# A running job whose heartbeat is older than this is presumed dead and re-queued by the
+# reaper (the worker beats every TRAINING_HEARTBEAT_SECONDS while a job runs).
+TRAINING_HEARTBEAT_SECONDS = env.float("TRAINING_HEARTBEAT_SECONDS", default=10.0)
+TRAINING_STALE_AFTER_SECONDS = env.float("TRAINING_STALE_AFTER_SECONDS", default=120.0)
+TRAINING_REAP_EVERY_SECONDS = env.float("TRAINING_REAP_EVERY_SECONDS", default=60.0)
+# Progress and metrics are written at most this often; the cancel flag read at most this often.
+TRAINING_FLUSH_SECONDS = env.float("TRAINING_FLUSH_SECONDS", default=2.0)
+TRAINING_CANCEL_POLL_SECONDS = env.float("TRAINING_CANCEL_POLL_SECONDS", default=1.0)
+TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
+TRAINING_LOG_LINES = 200
+
+_LONGEST_JOB = max(TRAINING_TIME_LIMITS.values()) + TRAINING_HARD_LIMIT_GRACE
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=_LONGEST_JOB + 60 * 60)
+
 # The embedded default is kombu's filesystem transport under var/broker: no server.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {
+            "data_folder_in": str(BROKER_DIR / "queue"),
+            "data_folder_out": str(BROKER_DIR / "queue"),
+            "processed_folder": str(BROKER_DIR / "processed"),
+            "store_processed": False,
+        }
+    )
     # The filesystem transport has no fanout exchange for remote control.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
-else:
-    # Longer than the longest training job, so a late-acked job is not redelivered
-    # while it still runs (set for the broker and the result backend alike).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 60 * 60)
-    }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "training.tasks.job_run": {"queue": "gpu"},
+    "training.tasks.jobs_reap": {"queue": "default"},
+    "training.tasks.retrain_check": {"queue": "default"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "training-reap-stale-jobs": {
+        "task": "training.tasks.jobs_reap",
+        "schedule": TRAINING_REAP_EVERY_SECONDS,
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- logging -------------------------------------------------------------------------
 LOGGING = {

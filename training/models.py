@@ -342,6 +342,9 @@ class RetrainRun(models.Model):
     policy_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    eval_prompts = models.JSONField(
+        default=list, blank=True, help_text="Held-out prompts (left out of the policy's training)."
+    )
     win_rate = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(
         default=dict, blank=True, help_text="Seconds per stage, and engine seconds per stage."

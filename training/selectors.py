@@ -1,0 +1,111 @@
+"""Reads of the training app. Training jobs and models are for project admins (and staff):
+``training_projects_for_user`` is the one answer to "may this user launch, watch, cancel or
+download here?", and every queryset of jobs and model versions is scoped by it."""
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+
+from core.errors import NotFound, PermissionDenied
+from feedback.models import Item, Membership, Project
+from feedback.selectors import User, projects_for_user
+from training.models import JobMetric, ModelVersion, RetrainRun, TrainingJob
+
+ADMIN_ROLES = (Membership.Role.ADMIN,)
+
+
+def training_projects_for_user(*, user: User) -> QuerySet[Project]:
+    """Projects whose training ``user`` may manage: all for staff, else those they administer."""
+    return projects_for_user(user=user, roles=ADMIN_ROLES)
+
+
+def training_project_get(*, user: User, slug: str) -> Project:
+    """The project ``slug`` if ``user`` administers it. A member without the admin role gets
+    PermissionDenied (they know the project exists); anyone else gets NotFound."""
+    project = training_projects_for_user(user=user).filter(slug=slug).first()
+    if project is not None:
+        return project
+    if projects_for_user(user=user).filter(slug=slug).exists():
+        raise PermissionDenied("Only the project's admins may manage its training.")
+    raise NotFound(f"No project '{slug}'.")
+
+
+def jobs_for_user(*, user: User) -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.filter(project__in=training_projects_for_user(user=user))
+
+
+def job_get_for_user(*, user: User, job_id: int) -> TrainingJob:
+    job = (
+        jobs_for_user(user=user)
+        .select_related(
+            "project", "snapshot", "parent", "reward_model", "baseline", "created_by", "retrain_run"
+        )
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None:
+        raise NotFound(f"No training job {job_id}.")
+    return job
+
+
+def models_for_user(*, user: User) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(project__in=training_projects_for_user(user=user))
+
+
+def model_get_for_user(*, user: User, version_id: int) -> ModelVersion:
+    version = (
+        models_for_user(user=user)
+        .select_related("project", "parent", "snapshot", "job")
+        .filter(pk=version_id)
+        .first()
+    )
+    if version is None:
+        raise NotFound(f"No model version {version_id}.")
+    return version
+
+
+def model_promoted(*, project: Project, kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(project=project, kind=kind, status="promoted").first()
+
+
+def model_lineage(*, version: ModelVersion) -> list[ModelVersion]:
+    """The version, its parent, its parent's parent... (oldest last)."""
+    chain = [version]
+    seen = {version.pk}
+    current = version
+    while current.parent_id is not None and current.parent_id not in seen:
+        parent = ModelVersion.objects.select_related("snapshot", "project").get(
+            pk=current.parent_id
+        )
+        chain.append(parent)
+        seen.add(parent.pk)
+        current = parent
+    return chain
+
+
+def job_metric_series(*, job: TrainingJob) -> dict[str, list[list[float]]]:
+    """Metrics of a job as curves: {name: [[step, value], ...]} in step order."""
+    series: dict[str, list[list[float]]] = {}
+    rows = JobMetric.objects.filter(job=job).order_by("step", "id").values_list(
+        "name", "step", "value"
+    )
+    for name, step, value in rows:
+        series.setdefault(name, []).append([step, value])
+    return series
+
+
+def items_needing_responses(*, project: Project) -> QuerySet[Item]:
+    """Items with fewer candidate responses than the project asks for (generation fills them)."""
+    return (
+        Item.objects.filter(project=project)
+        .annotate(response_count=Count("responses"))
+        .filter(response_count__lt=project.responses_per_item)
+        .order_by("id")
+    )
+
+
+def retrain_run_running(*, project: Project) -> RetrainRun | None:
+    return RetrainRun.objects.filter(project=project, status="running").first()
+
+
+def base_model_default() -> str:
+    return str(settings.BASE_MODEL)
