@@ -73,3 +73,29 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def pairs_file(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "pairs.jsonl", preference_rows())
+
+
+FAST: dict[str, object] = {
+    "max_steps": 4,
+    "save_steps": 2,
+    "logging_steps": 1,
+    "learning_rate": 1e-3,
+    "per_device_train_batch_size": 4,
+    "eval_fraction": 0.25,
+}
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def weights_changed(before: Path, after: Path, name: str) -> bool:
+    """Whether tensor `name` differs between two saved models (safetensors files)."""
+    import torch
+    from safetensors.torch import load_file
+
+    old = load_file(str(before / "model.safetensors"))[name]
+    new = load_file(str(after / "model.safetensors"))[name]
+    return not torch.equal(old, new)

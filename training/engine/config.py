@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, Union
 
@@ -106,11 +107,6 @@ class DPOConfig(TrainConfig):
     )
     label_smoothing: float = _f(
         0.0, "Assumed share of flipped labels (robust/cDPO).", minimum=0, below=0.5
-    )
-    truncation_mode: str = _f(
-        "keep_start",
-        "Which end of an over-long sequence to keep.",
-        choices=("keep_start", "keep_end"),
     )
 
 
@@ -294,11 +290,11 @@ def _check_bounds(f: dataclasses.Field[Any], value: object) -> None:
         )
 
 
-def build_config(cls: type[C], values: dict[str, object] | None) -> C:
+def build_config(cls: type[C], values: Mapping[str, object] | None) -> C:
     """Validate `values` against the dataclass `cls` and build it; errors name the field."""
-    values = dict(values or {})
-    if not isinstance(values, dict):
+    if values is not None and not isinstance(values, Mapping):
         raise ConfigError("must be a mapping of field names to values", field="config")
+    values = dict(values or {})
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
@@ -317,17 +313,17 @@ def build_config(cls: type[C], values: dict[str, object] | None) -> C:
     return config
 
 
-def config_from_dict(method: str, values: dict[str, object] | None) -> TrainConfig:
+def config_from_dict(method: str, values: Mapping[str, object] | None) -> TrainConfig:
     """Validate and build the method's config.
 
     An unknown field or a bad value raises ConfigError(field=...)."""
     return build_config(_config_class(method), values)
 
 
-def config_coerce(method: str, config: TrainConfig | dict[str, object] | None) -> TrainConfig:
+def config_coerce(method: str, config: TrainConfig | Mapping[str, object] | None) -> TrainConfig:
     """Accept a config of the right class, a dict, or None (defaults); always re-validated."""
     cls = _config_class(method)
-    if config is None or isinstance(config, dict):
+    if config is None or isinstance(config, Mapping):
         return build_config(cls, config)
     if type(config) is not cls:
         raise ConfigError(
