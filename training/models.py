@@ -256,9 +256,7 @@ class RetrainPolicy(models.Model):
         GRPO = "grpo", "GRPO"
         RLOO = "rloo", "RLOO"
 
-    project = models.OneToOneField(
-        Project, on_delete=models.CASCADE, related_name="retrain_policy"
-    )
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="retrain_policy")
     enabled = models.BooleanField(default=False)
     min_new_judgements = models.PositiveIntegerField(
         default=100, help_text="Human judgements since the last reward model that start a run."

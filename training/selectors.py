@@ -85,8 +85,10 @@ def model_lineage(*, version: ModelVersion) -> list[ModelVersion]:
 def job_metric_series(*, job: TrainingJob) -> dict[str, list[list[float]]]:
     """Metrics of a job as curves: {name: [[step, value], ...]} in step order."""
     series: dict[str, list[list[float]]] = {}
-    rows = JobMetric.objects.filter(job=job).order_by("step", "id").values_list(
-        "name", "step", "value"
+    rows = (
+        JobMetric.objects.filter(job=job)
+        .order_by("step", "id")
+        .values_list("name", "step", "value")
     )
     for name, step, value in rows:
         series.setdefault(name, []).append([step, value])

@@ -6,167 +6,562 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
-        ('feedback', '0001_initial'),
-        ('training', '0001_initial'),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+        ("feedback", "0001_initial"),
+        ("training", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('policy', 'Policy'), ('reward', 'Reward model')], max_length=16)),
-                ('number', models.PositiveIntegerField(help_text='1, 2, 3... per project and kind.')),
-                ('base_model', models.CharField(blank=True, help_text='Root of the lineage.', max_length=500)),
-                ('method', models.CharField(help_text='reward, dpo, ppo, grpo, rloo or kto', max_length=16)),
-                ('artifact_path', models.CharField(help_text='Relative to ARTIFACT_DIR.', max_length=500)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('candidate', 'Candidate'), ('promoted', 'Promoted'), ('archived', 'Archived')], default='candidate', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('promoted_at', models.DateTimeField(blank=True, null=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='training.modelversion')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_versions', to='feedback.project')),
-                ('snapshot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='models', to='training.datasetsnapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("policy", "Policy"), ("reward", "Reward model")], max_length=16
+                    ),
+                ),
+                (
+                    "number",
+                    models.PositiveIntegerField(help_text="1, 2, 3... per project and kind."),
+                ),
+                (
+                    "base_model",
+                    models.CharField(blank=True, help_text="Root of the lineage.", max_length=500),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        help_text="reward, dpo, ppo, grpo, rloo or kto", max_length=16
+                    ),
+                ),
+                (
+                    "artifact_path",
+                    models.CharField(help_text="Relative to ARTIFACT_DIR.", max_length=500),
+                ),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("candidate", "Candidate"),
+                            ("promoted", "Promoted"),
+                            ("archived", "Archived"),
+                        ],
+                        default="candidate",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("promoted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="model_versions",
+                        to="feedback.project",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="models",
+                        to="training.datasetsnapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RetrainRun',
+            name="RetrainRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('running', 'Running'), ('promoted', 'Promoted'), ('rejected', 'Not promoted (win rate below threshold)'), ('failed', 'Failed')], default='running', max_length=16)),
-                ('stage', models.CharField(choices=[('snapshot', 'Snapshot'), ('reward', 'Reward model'), ('policy', 'Policy'), ('evaluate', 'Evaluation'), ('done', 'Done')], default='snapshot', max_length=16)),
-                ('launched_by', models.CharField(max_length=200)),
-                ('new_judgements', models.PositiveIntegerField(help_text='Count that triggered the run.')),
-                ('eval_prompts', models.JSONField(blank=True, default=list, help_text="Held-out prompts (left out of the policy's training).")),
-                ('win_rate', models.JSONField(blank=True, default=dict)),
-                ('timings', models.JSONField(blank=True, default=dict, help_text='Seconds per stage, and engine seconds per stage.')),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('policy_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='training.modelversion')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='retrain_runs', to='feedback.project')),
-                ('reward_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='training.modelversion')),
-                ('snapshot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='training.datasetsnapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("promoted", "Promoted"),
+                            ("rejected", "Not promoted (win rate below threshold)"),
+                            ("failed", "Failed"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("snapshot", "Snapshot"),
+                            ("reward", "Reward model"),
+                            ("policy", "Policy"),
+                            ("evaluate", "Evaluation"),
+                            ("done", "Done"),
+                        ],
+                        default="snapshot",
+                        max_length=16,
+                    ),
+                ),
+                ("launched_by", models.CharField(max_length=200)),
+                (
+                    "new_judgements",
+                    models.PositiveIntegerField(help_text="Count that triggered the run."),
+                ),
+                (
+                    "eval_prompts",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Held-out prompts (left out of the policy's training).",
+                    ),
+                ),
+                ("win_rate", models.JSONField(blank=True, default=dict)),
+                (
+                    "timings",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Seconds per stage, and engine seconds per stage.",
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "policy_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="retrain_runs",
+                        to="feedback.project",
+                    ),
+                ),
+                (
+                    "reward_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="training.datasetsnapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TrainingJob',
+            name="TrainingJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('reward', 'Reward model'), ('dpo', 'DPO'), ('ppo', 'PPO'), ('grpo', 'GRPO'), ('rloo', 'RLOO'), ('kto', 'KTO'), ('generate', 'Generate candidates'), ('evaluate', 'Evaluate win rate')], max_length=16)),
-                ('base_model', models.CharField(blank=True, help_text='Hub id or local directory it starts from, when it has no parent version.', max_length=500)),
-                ('config', models.JSONField(default=dict, help_text='Validated engine config, all fields.')),
-                ('holdout_prompts', models.JSONField(blank=True, default=list, help_text='Prompts left out of training (kept for evaluation).')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('step', models.PositiveIntegerField(default=0)),
-                ('total_steps', models.PositiveIntegerField(default=0)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('max_attempts', models.PositiveSmallIntegerField(default=3)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('launched_by', models.CharField(help_text='admin:<user> or schedule:<name>', max_length=200)),
-                ('result', models.JSONField(blank=True, default=dict, help_text='Final metrics or counts.')),
-                ('engine_seconds', models.FloatField(default=0.0, help_text='Wall time spent inside the engine, all attempts.')),
-                ('error', models.TextField(blank=True)),
-                ('log_tail', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('baseline', models.ForeignKey(blank=True, help_text='evaluate: the policy it is compared with (none: the base model).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='baseline_jobs', to='training.modelversion')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, help_text='The model version it starts from (the policy generate/evaluate use).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='child_jobs', to='training.modelversion')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='training_jobs', to='feedback.project')),
-                ('retrain_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='jobs', to='training.retrainrun')),
-                ('reward_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='judged_jobs', to='training.modelversion')),
-                ('snapshot', models.ForeignKey(blank=True, help_text='The data it trains on (none for generate and evaluate).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='training.datasetsnapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("reward", "Reward model"),
+                            ("dpo", "DPO"),
+                            ("ppo", "PPO"),
+                            ("grpo", "GRPO"),
+                            ("rloo", "RLOO"),
+                            ("kto", "KTO"),
+                            ("generate", "Generate candidates"),
+                            ("evaluate", "Evaluate win rate"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "base_model",
+                    models.CharField(
+                        blank=True,
+                        help_text="Hub id or local directory it starts from, when it has no parent version.",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "config",
+                    models.JSONField(
+                        default=dict, help_text="Validated engine config, all fields."
+                    ),
+                ),
+                (
+                    "holdout_prompts",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Prompts left out of training (kept for evaluation).",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("step", models.PositiveIntegerField(default=0)),
+                ("total_steps", models.PositiveIntegerField(default=0)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("max_attempts", models.PositiveSmallIntegerField(default=3)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                (
+                    "launched_by",
+                    models.CharField(help_text="admin:<user> or schedule:<name>", max_length=200),
+                ),
+                (
+                    "result",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Final metrics or counts."
+                    ),
+                ),
+                (
+                    "engine_seconds",
+                    models.FloatField(
+                        default=0.0, help_text="Wall time spent inside the engine, all attempts."
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("log_tail", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "baseline",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="evaluate: the policy it is compared with (none: the base model).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="baseline_jobs",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The model version it starts from (the policy generate/evaluate use).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="child_jobs",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="training_jobs",
+                        to="feedback.project",
+                    ),
+                ),
+                (
+                    "retrain_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="jobs",
+                        to="training.retrainrun",
+                    ),
+                ),
+                (
+                    "reward_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="judged_jobs",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The data it trains on (none for generate and evaluate).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="jobs",
+                        to="training.datasetsnapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='job',
-            field=models.OneToOneField(blank=True, help_text='The job that made it: one version per job, however many attempts it took.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='model_version', to='training.trainingjob'),
+            model_name="modelversion",
+            name="job",
+            field=models.OneToOneField(
+                blank=True,
+                help_text="The job that made it: one version per job, however many attempts it took.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="model_version",
+                to="training.trainingjob",
+            ),
         ),
         migrations.CreateModel(
-            name='JobMetric',
+            name="JobMetric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=100)),
-                ('value', models.FloatField()),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metrics', to='training.trainingjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("step", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=100)),
+                ("value", models.FloatField()),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metrics",
+                        to="training.trainingjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job_id', 'step', 'id'],
+                "ordering": ["job_id", "step", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RetrainPolicy',
+            name="RetrainPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=False)),
-                ('min_new_judgements', models.PositiveIntegerField(default=100, help_text='Human judgements since the last reward model that start a run.')),
-                ('policy_method', models.CharField(choices=[('dpo', 'DPO'), ('ppo', 'PPO'), ('grpo', 'GRPO'), ('rloo', 'RLOO')], default='dpo', max_length=16)),
-                ('win_rate_threshold', models.FloatField(default=0.55, help_text='Promote the new policy only if it wins at least this often.')),
-                ('eval_prompts', models.PositiveIntegerField(default=32, help_text='Held-out prompts the new and promoted policies are compared on.')),
-                ('check_every_seconds', models.PositiveIntegerField(default=300, help_text='How often beat checks the threshold.')),
-                ('snapshot_params', models.JSONField(blank=True, default=dict, help_text="Export parameters of the run's snapshot.")),
-                ('reward_config', models.JSONField(blank=True, default=dict)),
-                ('policy_config', models.JSONField(blank=True, default=dict)),
-                ('evaluate_config', models.JSONField(blank=True, default=dict)),
-                ('generate_after', models.BooleanField(default=True, help_text='After a promotion, generate candidates for items lacking them.')),
-                ('generate_config', models.JSONField(blank=True, default=dict)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('periodic_task', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='django_celery_beat.periodictask')),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='retrain_policy', to='feedback.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=False)),
+                (
+                    "min_new_judgements",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="Human judgements since the last reward model that start a run.",
+                    ),
+                ),
+                (
+                    "policy_method",
+                    models.CharField(
+                        choices=[
+                            ("dpo", "DPO"),
+                            ("ppo", "PPO"),
+                            ("grpo", "GRPO"),
+                            ("rloo", "RLOO"),
+                        ],
+                        default="dpo",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "win_rate_threshold",
+                    models.FloatField(
+                        default=0.55,
+                        help_text="Promote the new policy only if it wins at least this often.",
+                    ),
+                ),
+                (
+                    "eval_prompts",
+                    models.PositiveIntegerField(
+                        default=32,
+                        help_text="Held-out prompts the new and promoted policies are compared on.",
+                    ),
+                ),
+                (
+                    "check_every_seconds",
+                    models.PositiveIntegerField(
+                        default=300, help_text="How often beat checks the threshold."
+                    ),
+                ),
+                (
+                    "snapshot_params",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Export parameters of the run's snapshot.",
+                    ),
+                ),
+                ("reward_config", models.JSONField(blank=True, default=dict)),
+                ("policy_config", models.JSONField(blank=True, default=dict)),
+                ("evaluate_config", models.JSONField(blank=True, default=dict)),
+                (
+                    "generate_after",
+                    models.BooleanField(
+                        default=True,
+                        help_text="After a promotion, generate candidates for items lacking them.",
+                    ),
+                ),
+                ("generate_config", models.JSONField(blank=True, default=dict)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "periodic_task",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="django_celery_beat.periodictask",
+                    ),
+                ),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="retrain_policy",
+                        to="feedback.project",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'retrain policies',
-                'constraints': [models.CheckConstraint(condition=models.Q(('win_rate_threshold__gte', 0), ('win_rate_threshold__lte', 1)), name='retrainpolicy_threshold_range'), models.CheckConstraint(condition=models.Q(('min_new_judgements__gte', 1)), name='retrainpolicy_min_judgements_gte_1'), models.CheckConstraint(condition=models.Q(('check_every_seconds__gte', 1)), name='retrainpolicy_interval_gte_1')],
+                "verbose_name_plural": "retrain policies",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("win_rate_threshold__gte", 0), ("win_rate_threshold__lte", 1)
+                        ),
+                        name="retrainpolicy_threshold_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("min_new_judgements__gte", 1)),
+                        name="retrainpolicy_min_judgements_gte_1",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("check_every_seconds__gte", 1)),
+                        name="retrainpolicy_interval_gte_1",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='retrainrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('project',), name='retrainrun_one_running_per_project'),
+            model_name="retrainrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "running")),
+                fields=("project",),
+                name="retrainrun_one_running_per_project",
+            ),
         ),
         migrations.AddIndex(
-            model_name='trainingjob',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='trainingjob_status_heartbeat'),
+            model_name="trainingjob",
+            index=models.Index(
+                fields=["status", "heartbeat_at"], name="trainingjob_status_heartbeat"
+            ),
         ),
         migrations.AddIndex(
-            model_name='trainingjob',
-            index=models.Index(fields=['project', 'status'], name='trainingjob_project_status'),
+            model_name="trainingjob",
+            index=models.Index(fields=["project", "status"], name="trainingjob_project_status"),
         ),
         migrations.AddConstraint(
-            model_name='trainingjob',
-            constraint=models.CheckConstraint(condition=models.Q(('max_attempts__gte', 1)), name='trainingjob_max_attempts_gte_1'),
+            model_name="trainingjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_attempts__gte", 1)), name="trainingjob_max_attempts_gte_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='trainingjob',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ('reward', 'dpo', 'ppo', 'grpo', 'rloo', 'kto')), _negated=True), ('snapshot__isnull', False), _connector='OR'), name='trainingjob_training_has_snapshot'),
+            model_name="trainingjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind__in", ("reward", "dpo", "ppo", "grpo", "rloo", "kto")), _negated=True
+                    ),
+                    ("snapshot__isnull", False),
+                    _connector="OR",
+                ),
+                name="trainingjob_training_has_snapshot",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'promoted')), fields=('project', 'kind'), name='modelversion_one_promoted_per_kind'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "promoted")),
+                fields=("project", "kind"),
+                name="modelversion_one_promoted_per_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(fields=('project', 'kind', 'number'), name='modelversion_number_unique'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                fields=("project", "kind", "number"), name="modelversion_number_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='jobmetric',
-            index=models.Index(fields=['job', 'name', 'step'], name='jobmetric_job_name_step'),
+            model_name="jobmetric",
+            index=models.Index(fields=["job", "name", "step"], name="jobmetric_job_name_step"),
         ),
     ]

@@ -206,7 +206,9 @@ def job_execute(*, job_id: int) -> str:
         return _job_fail(job, reporter, str(exc))
     except SoftTimeLimitExceeded:
         soft = settings.TRAINING_TIME_LIMITS[job.kind]
-        return _job_fail(job, reporter, f"Stopped at the time limit of {soft} s for {job.kind} jobs.")
+        return _job_fail(
+            job, reporter, f"Stopped at the time limit of {soft} s for {job.kind} jobs."
+        )
     except Exception as exc:
         logger.exception("job %s crashed", job.pk)
         return _job_fail(job, reporter, f"Internal error: {type(exc).__name__}: {exc}")
@@ -389,9 +391,10 @@ def _responses_record(
         for item, candidates in zip(items, texts, strict=True):
             have = locked[item.pk].n
             last = (
-                Response.objects.filter(item_id=item.pk).order_by("-position").values_list(
-                    "position", flat=True
-                ).first()
+                Response.objects.filter(item_id=item.pk)
+                .order_by("-position")
+                .values_list("position", flat=True)
+                .first()
             )
             position = (last if last is not None else -1) + 1
             for text in candidates[: max(0, job.project.responses_per_item - have)]:
@@ -418,8 +421,7 @@ def _run_evaluate(job: TrainingJob, reporter: JobReporter) -> str:
     prompts = list(job.holdout_prompts)
     if not prompts:
         prompts = [
-            item.messages
-            for item in Item.objects.filter(project=job.project).order_by("-id")[:32]
+            item.messages for item in Item.objects.filter(project=job.project).order_by("-id")[:32]
         ]
     if not prompts:
         return _job_fail(job, reporter, "There are no prompts to evaluate on.")

@@ -277,3 +277,18 @@ def jobs_reap(*, now: datetime | None = None) -> list[int]:
 def _log_append(tail: str, line: str) -> str:
     lines = [*tail.splitlines(), line]
     return "\n".join(lines[-settings.TRAINING_LOG_LINES :])
+
+
+def job_config_schema(*, kind: str) -> list[dict[str, Any]]:
+    """[{name, type, default, help, ...}] of a kind's hyperparameters (for forms)."""
+    if kind in TRAIN_KINDS:
+        return engine.config_schema(kind)
+    return [
+        {
+            "name": f.name,
+            "type": getattr(f.type, "__name__", str(f.type)),
+            "default": f.default,
+            "help": f.metadata.get("help", ""),
+        }
+        for f in dataclasses.fields(engine.GenerateConfig)
+    ]

@@ -78,9 +78,7 @@ def model_rollback(*, project: Project, kind: str) -> ModelVersion:
     """Archive the promoted model of ``kind`` and promote again the one that was promoted
     before it. Conflict when nothing is promoted or nothing was promoted before."""
     versions = list(
-        ModelVersion.objects.select_for_update()
-        .filter(project=project, kind=kind)
-        .order_by("id")
+        ModelVersion.objects.select_for_update().filter(project=project, kind=kind).order_by("id")
     )
     current = next((v for v in versions if v.status == ModelVersion.Status.PROMOTED), None)
     if current is None or current.promoted_at is None:
@@ -93,7 +91,9 @@ def model_rollback(*, project: Project, kind: str) -> ModelVersion:
         and v.promoted_at < current.promoted_at
     ]
     if not earlier:
-        raise Conflict(f"{current.label} is the first promoted {kind} model; nothing to roll back to.")
+        raise Conflict(
+            f"{current.label} is the first promoted {kind} model; nothing to roll back to."
+        )
     previous = max(earlier, key=lambda v: (v.promoted_at, v.pk))
     current.status = ModelVersion.Status.ARCHIVED
     current.save(update_fields=["status"])

@@ -63,9 +63,7 @@ def retrain_policy_save(*, project: Project, **values: Any) -> RetrainPolicy:
     unknown = sorted(set(values) - set(POLICY_FIELDS))
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]}", details={unknown[0]: ["unknown"]})
-    policy = RetrainPolicy.objects.filter(project=project).first() or RetrainPolicy(
-        project=project
-    )
+    policy = RetrainPolicy.objects.filter(project=project).first() or RetrainPolicy(project=project)
     for name, value in values.items():
         setattr(policy, name, value)
     errors: dict[str, list[str]] = {}
@@ -73,7 +71,11 @@ def retrain_policy_save(*, project: Project, **values: Any) -> RetrainPolicy:
         errors["policy_method"] = [f"must be one of {', '.join(RetrainPolicy.Method.values)}"]
     if not 0 <= float(policy.win_rate_threshold) <= 1:
         errors["win_rate_threshold"] = ["must be between 0 and 1"]
-    for name, minimum in (("min_new_judgements", 1), ("check_every_seconds", 1), ("eval_prompts", 1)):
+    for name, minimum in (
+        ("min_new_judgements", 1),
+        ("check_every_seconds", 1),
+        ("eval_prompts", 1),
+    ):
         value = getattr(policy, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             errors[name] = [f"must be a whole number of at least {minimum}"]
@@ -227,8 +229,8 @@ def retrain_advance(*, job: TrainingJob) -> None:
     transaction that records the job's end, so a run never loses a step."""
     if job.retrain_run_id is None:
         return
-    run = RetrainRun.objects.select_for_update().select_related("project").get(
-        pk=job.retrain_run_id
+    run = (
+        RetrainRun.objects.select_for_update().select_related("project").get(pk=job.retrain_run_id)
     )
     if run.status != RetrainRun.Status.RUNNING:
         return
