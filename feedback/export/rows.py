@@ -1,0 +1,521 @@
+"""The export itself: judgements in, dataset rows out, streamed.
+
+Two ordered reads run side by side in one read-only transaction: the current judgements
+of the project (with their item's messages), ordered by item then judgement, and the
+responses of those items, ordered by item then position. Both go through server-side
+cursors on Postgres (``connection.chunked_cursor``) and are fetched in blocks, so memory
+stays flat whatever the size of the project; rows are plain tuples (no model instances)
+and JSON columns are parsed with orjson. The two reads are merged item by item, and each
+item's rows are built in Python from its judgements (see ``pairs.py``).
+"""
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from feedback.export.pairs import Pair, agreement, consensus_copeland, ranking_pairs
+from feedback.export.params import ExportParams
+from feedback.export.render import completion_text, hh_prefix, hh_transcript, prompt_text
+from feedback.models import Judgement, Project, Response
+
+FETCH_SIZE = 2000
+CHUNK_BYTES = 256 * 1024
+
+Row = dict[str, Any]
+
+# Columns read for every format, then the extra ones the lossless ``rankings`` format needs.
+_BASE_COLUMNS = (
+    "id",
+    "item_id",
+    "ranking",
+    "ratings",
+    "both_bad",
+    "not_rankable",
+    "item__external_id",
+    "item__messages",
+)
+_FULL_COLUMNS = (
+    "flag_reason",
+    "annotator_id",
+    "annotator__username",
+    "source",
+    "rationale",
+    "shown_order",
+    "time_spent_ms",
+    "version",
+    "created_at",
+    "item__metadata",
+)
+J_ID, J_ITEM, J_RANKING, J_RATINGS, J_BOTH_BAD, J_NOT_RANKABLE, J_EXTERNAL_ID, J_MESSAGES = range(8)
+(
+    J_FLAG,
+    J_ANNOTATOR,
+    J_USERNAME,
+    J_SOURCE,
+    J_RATIONALE,
+    J_SHOWN,
+    J_TIME,
+    J_VERSION,
+    J_CREATED,
+    J_ITEM_META,
+) = range(8, 18)
+R_ID, R_ITEM, R_POSITION, R_CONTENT, R_SOURCE, R_MODEL = range(6)
+
+
+def judgements_for_export(*, project: Project, params: ExportParams) -> QuerySet[Judgement]:
+    """The judgements an export reads: the current version of each annotator's judgement on
+    the project's items, narrowed by the filters of ``params``."""
+    qs = Judgement.objects.filter(item__project=project, is_current=True)
+    if params.since is not None:
+        qs = qs.filter(created_at__gte=params.since)
+    if params.until is not None:
+        qs = qs.filter(created_at__lt=params.until)
+    if params.source is not None:
+        qs = qs.filter(source=params.source)
+    if params.annotator is not None:
+        if params.annotator.isdigit():
+            qs = qs.filter(annotator_id=int(params.annotator))
+        else:
+            qs = qs.filter(annotator__username=params.annotator)
+    if params.exclude_flagged:
+        qs = qs.filter(not_rankable=False, flag_reason="")
+    return qs
+
+
+def export_row_count(*, project: Project, params: ExportParams) -> int | None:
+    """The number of rows an export gives, when one COUNT query can tell (one row per
+    judgement, nothing dropped per item); otherwise None."""
+    if params.format != "rankings" or params.needs_item_stats or params.split is not None:
+        return None
+    return judgements_for_export(project=project, params=params).count()
+
+
+def item_in_test_split(external_id: str, test_fraction: float) -> bool:
+    """Stable split: the first 8 bytes of SHA-256 of the item's external id, as a fraction
+    of 2**64, fall below ``test_fraction``. The same item is always on the same side, in
+    every database that holds it."""
+    digest = hashlib.sha256(external_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < test_fraction * 2**64
+
+
+@contextmanager
+def _read_transaction() -> Iterator[None]:
+    """One transaction for both reads: server-side cursors need it, and on Postgres it is
+    REPEATABLE READ so the judgements and responses come from the same moment."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _stream(qs: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of a ``values_list`` queryset as raw database tuples, fetched in blocks through
+    a server-side cursor (JSON columns come back as text)."""
+    sql, sql_params = qs.query.sql_with_params()
+    cursor = connection.chunked_cursor()
+    try:
+        cursor.execute(sql, sql_params)
+        while True:
+            block = cursor.fetchmany(FETCH_SIZE)
+            if not block:
+                return
+            yield from block
+    finally:
+        cursor.close()
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return str(value.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+
+
+@dataclass(slots=True)
+class _Item:
+    id: int
+    external_id: str
+    messages: list[dict[str, Any]]
+    judgements: list[tuple[Any, ...]]
+    responses: dict[int, tuple[Any, ...]]
+    metadata: Any = None
+    _prompt: str | None = field(default=None)
+    _position: dict[int, int] | None = field(default=None)
+
+    @property
+    def prompt(self) -> str:
+        if self._prompt is None:
+            self._prompt = prompt_text(self.messages)
+        return self._prompt
+
+    @property
+    def position(self) -> dict[int, int]:
+        if self._position is None:
+            self._position = {rid: r[R_POSITION] for rid, r in self.responses.items()}
+        return self._position
+
+
+def _items(*, project: Project, params: ExportParams) -> Iterator[_Item]:
+    """The project's judged items, each with its judgements and responses, in item order."""
+    full = params.format == "rankings"
+    judgements = judgements_for_export(project=project, params=params)
+    columns = _BASE_COLUMNS + (_FULL_COLUMNS if full else ())
+    judgement_rows = _stream(judgements.order_by("item_id", "id").values_list(*columns))
+    response_columns = ["id", "item_id", "position", "content"]
+    if full:
+        response_columns += ["source", "model_name"]
+    responses_qs = (
+        Response.objects.filter(item_id__in=judgements.values("item_id"))
+        .order_by("item_id", "position")
+        .values_list(*response_columns)
+    )
+    response_rows = _stream(responses_qs)
+    pending: tuple[Any, ...] | None = next(response_rows, None)
+    for item_id, group in groupby(judgement_rows, key=itemgetter(J_ITEM)):
+        rows = list(group)
+        responses: dict[int, tuple[Any, ...]] = {}
+        while pending is not None and pending[R_ITEM] <= item_id:
+            if pending[R_ITEM] == item_id:
+                responses[pending[R_ID]] = pending
+            pending = next(response_rows, None)
+        first = rows[0]
+        if params.split is not None:
+            in_test = item_in_test_split(first[J_EXTERNAL_ID], params.test_fraction)
+            if in_test != (params.split == "test"):
+                continue
+        yield _Item(
+            id=item_id,
+            external_id=first[J_EXTERNAL_ID],
+            messages=_json(first[J_MESSAGES]),
+            judgements=rows,
+            responses=responses,
+            metadata=_json(first[J_ITEM_META]) if full else None,
+        )
+
+
+def _ranking(row: tuple[Any, ...], responses: dict[int, tuple[Any, ...]]) -> list[list[int]]:
+    """A judgement's ranking, without any response the item no longer has."""
+    if row[J_NOT_RANKABLE]:
+        return []
+    ranking = _json(row[J_RANKING]) or []
+    groups = [[r for r in g if r in responses] for g in ranking if isinstance(g, list)]
+    return [g for g in groups if g]
+
+
+def _ratings(row: tuple[Any, ...]) -> dict[int, float]:
+    raw = _json(row[J_RATINGS]) or {}
+    out: dict[int, float] = {}
+    for key, value in raw.items():
+        try:
+            out[int(key)] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _mean_ratings(rows: Sequence[tuple[Any, ...]]) -> dict[int, float]:
+    sums: dict[int, list[float]] = {}
+    for row in rows:
+        for rid, value in _ratings(row).items():
+            sums.setdefault(rid, []).append(value)
+    return {rid: sum(v) / len(v) for rid, v in sums.items()}
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """What rows are made from: one judgement, or the consensus of an item's judgements."""
+
+    ranking: list[list[int]]
+    ratings: dict[int, float]
+    both_bad: bool
+
+
+class _Builder:
+    def __init__(self, params: ExportParams, project: Project) -> None:
+        self.params = params
+        self.rating_midpoint = (1 + project.rating_scale) / 2
+
+    def pairs(self, item: _Item, verdict: _Verdict) -> list[tuple[Pair, float | None]]:
+        params = self.params
+        out: list[tuple[Pair, float | None]] = []
+        for pair in ranking_pairs(
+            verdict.ranking, mode=params.pairs, ties=params.ties, position=item.position
+        ):
+            margin: float | None = None
+            if params.margin == "rank-distance":
+                margin = float(pair.rank_distance)
+            elif params.margin == "rating-difference":
+                if pair.rank_distance == 0:
+                    margin = 0.0
+                else:
+                    a = verdict.ratings.get(pair.chosen)
+                    b = verdict.ratings.get(pair.rejected)
+                    if a is None or b is None:
+                        continue  # documented: pairs without both ratings are left out
+                    margin = a - b
+            out.append((pair, margin))
+        return out
+
+    def rows(self, item: _Item, verdict: _Verdict) -> Iterator[Row]:
+        fmt = self.params.format
+        content = item.responses
+        if fmt == "kto":
+            yield from self.kto_rows(item, verdict)
+            return
+        for pair, margin in self.pairs(item, verdict):
+            chosen = content[pair.chosen][R_CONTENT]
+            rejected = content[pair.rejected][R_CONTENT]
+            row: Row
+            if fmt == "trl":
+                row = {
+                    "prompt": item.prompt,
+                    "chosen": completion_text(chosen),
+                    "rejected": completion_text(rejected),
+                }
+            elif fmt == "trl-conversational":
+                row = {
+                    "prompt": item.messages,
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            elif fmt == "trl-implicit":
+                row = {
+                    "chosen": [*item.messages, {"role": "assistant", "content": chosen}],
+                    "rejected": [*item.messages, {"role": "assistant", "content": rejected}],
+                }
+            else:  # hh-rlhf
+                prefix = hh_prefix(item.messages)
+                row = {
+                    "chosen": hh_transcript(prefix, chosen),
+                    "rejected": hh_transcript(prefix, rejected),
+                }
+            if margin is not None:
+                row["margin"] = margin
+            yield row
+
+    def kto_rows(self, item: _Item, verdict: _Verdict) -> Iterator[Row]:
+        content = item.responses
+        if verdict.ratings:
+            # Ratings: above the middle of the scale is desirable, below it undesirable;
+            # a rating exactly in the middle says neither and gives no row.
+            for group in verdict.ranking:
+                for rid in sorted(group, key=lambda r: (item.position.get(r, r), r)):
+                    rating = verdict.ratings.get(rid)
+                    if rating is None or rating == self.rating_midpoint:
+                        continue
+                    yield {
+                        "prompt": item.prompt,
+                        "completion": completion_text(content[rid][R_CONTENT]),
+                        "label": rating > self.rating_midpoint,
+                    }
+            return
+        for pair, _margin in self.pairs(item, verdict):
+            yield {
+                "prompt": item.prompt,
+                "completion": completion_text(content[pair.chosen][R_CONTENT]),
+                "label": not verdict.both_bad,
+            }
+            yield {
+                "prompt": item.prompt,
+                "completion": completion_text(content[pair.rejected][R_CONTENT]),
+                "label": False,
+            }
+
+
+def _response_list(item: _Item) -> list[Row]:
+    return [
+        {
+            "id": r[R_ID],
+            "position": r[R_POSITION],
+            "content": r[R_CONTENT],
+            "source": r[R_SOURCE],
+            "model_name": r[R_MODEL],
+        }
+        for r in sorted(item.responses.values(), key=itemgetter(R_POSITION))
+    ]
+
+
+def _item_dict(item: _Item) -> Row:
+    return {
+        "id": item.id,
+        "external_id": item.external_id,
+        "messages": item.messages,
+        "metadata": item.metadata,
+    }
+
+
+def _ratings_out(ratings: dict[int, float]) -> dict[str, float]:
+    return {str(k): v for k, v in sorted(ratings.items())}
+
+
+def export_rows(*, project: Project, params: ExportParams) -> Iterator[Row]:
+    """Every row of the export, in a deterministic order (item id, then judgement id, then
+    the order of ``ranking_pairs``). A generator: rows are produced as they are read."""
+    builder = _Builder(params, project)
+    stats = params.needs_item_stats or params.format == "rankings"
+    with _read_transaction():
+        for item in _items(project=project, params=params):
+            rankable = [
+                (row, ranking)
+                for row in item.judgements
+                if (ranking := _ranking(row, item.responses))
+            ]
+            if params.min_judgements is not None and len(rankable) < params.min_judgements:
+                continue
+            consensus = None
+            score: float | None = None
+            if stats:
+                if params.aggregate == "consensus":
+                    if not rankable:
+                        continue
+                    consensus = consensus_copeland([r for _, r in rankable], position=item.position)
+                    score = consensus.agreement
+                elif rankable:
+                    score = _plain_agreement([r for _, r in rankable], item.position)
+                if params.min_agreement is not None and (
+                    score is None or score < params.min_agreement
+                ):
+                    continue
+            if params.format == "rankings":
+                if consensus is not None:
+                    yield _consensus_row(item, rankable, consensus.ranking, score, consensus.scores)
+                else:
+                    for row in item.judgements:
+                        yield _judgement_row(item, row, score)
+                continue
+            if consensus is not None:
+                rows = [row for row, _ in rankable]
+                verdict = _Verdict(
+                    ranking=consensus.ranking,
+                    ratings=_mean_ratings(rows),
+                    both_bad=all(row[J_BOTH_BAD] for row in rows),
+                )
+                yield from builder.rows(item, verdict)
+                continue
+            for row, ranking in rankable:
+                verdict = _Verdict(
+                    ranking=ranking,
+                    ratings=_ratings(row) if _needs_ratings(params) else {},
+                    both_bad=bool(row[J_BOTH_BAD]),
+                )
+                yield from builder.rows(item, verdict)
+
+
+def _needs_ratings(params: ExportParams) -> bool:
+    return params.format == "kto" or params.margin == "rating-difference"
+
+
+def _plain_agreement(rankings: list[list[list[int]]], position: dict[int, int]) -> float:
+    """Agreement of an item's judgements with their consensus (aggregate=none)."""
+    if len(rankings) == 1:
+        return 1.0
+    return agreement(rankings, consensus_copeland(rankings, position=position).ranking)
+
+
+def _judgement_row(item: _Item, row: tuple[Any, ...], score: float | None) -> Row:
+    return {
+        "judgement_id": row[J_ID],
+        "item": _item_dict(item),
+        "responses": _response_list(item),
+        "ranking": _json(row[J_RANKING]),
+        "both_bad": bool(row[J_BOTH_BAD]),
+        "ratings": _json(row[J_RATINGS]),
+        "rationale": row[J_RATIONALE],
+        "not_rankable": bool(row[J_NOT_RANKABLE]),
+        "flag_reason": row[J_FLAG],
+        "annotator": {"id": row[J_ANNOTATOR], "username": row[J_USERNAME]},
+        "source": row[J_SOURCE],
+        "shown_order": _json(row[J_SHOWN]),
+        "time_spent_ms": row[J_TIME],
+        "version": row[J_VERSION],
+        "created_at": _iso(row[J_CREATED]),
+        "agreement": score,
+    }
+
+
+def _consensus_row(
+    item: _Item,
+    rankable: list[tuple[tuple[Any, ...], list[list[int]]]],
+    ranking: list[list[int]],
+    score: float | None,
+    scores: dict[int, int],
+) -> Row:
+    rows = [row for row, _ in rankable]
+    return {
+        "item": _item_dict(item),
+        "responses": _response_list(item),
+        "ranking": ranking,
+        "agreement": score,
+        "copeland_scores": {str(k): v for k, v in sorted(scores.items())},
+        "ratings": _ratings_out(_mean_ratings(rows)),
+        "judgement_count": len(rows),
+        "judgement_ids": [row[J_ID] for row in rows],
+        "annotators": [{"id": row[J_ANNOTATOR], "username": row[J_USERNAME]} for row in rows],
+    }
+
+
+@dataclass
+class ExportStream:
+    """JSON Lines of an export in chunks of about ``chunk_bytes``, with the row count and
+    SHA-256 of everything written known once the stream is exhausted."""
+
+    project: Project
+    params: ExportParams
+    chunk_bytes: int = CHUNK_BYTES
+    on_rows: Callable[[list[Row]], None] | None = None
+    row_count: int = 0
+    byte_size: int = 0
+    sha256: str = ""
+
+    def __iter__(self) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        dumps = orjson.dumps
+        buffer: list[bytes] = []
+        rows: list[Row] = []
+        size = 0
+        count = 0
+        total = 0
+        for row in export_rows(project=self.project, params=self.params):
+            line = dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+            buffer.append(line)
+            size += len(line)
+            count += 1
+            if self.on_rows is not None:
+                rows.append(row)
+            if size >= self.chunk_bytes:
+                chunk = b"".join(buffer)
+                digest.update(chunk)
+                total += len(chunk)
+                if self.on_rows is not None:
+                    self.on_rows(rows)
+                    rows = []
+                buffer, size = [], 0
+                yield chunk
+        if buffer:
+            chunk = b"".join(buffer)
+            digest.update(chunk)
+            total += len(chunk)
+            if self.on_rows is not None and rows:
+                self.on_rows(rows)
+            yield chunk
+        self.row_count, self.byte_size, self.sha256 = count, total, digest.hexdigest()
