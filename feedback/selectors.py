@@ -30,3 +30,11 @@ def project_get_for_user(*, user: User, slug: str, roles: tuple[str, ...] | None
     if project is None:
         raise NotFound(f"No project '{slug}'.")
     return project
+
+
+def project_get(*, slug: str) -> Project:
+    """The project ``slug`` with no user scoping: for operators' management commands only."""
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise NotFound(f"No project '{slug}'.")
+    return project
