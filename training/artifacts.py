@@ -49,6 +49,9 @@ class _Pipe:
     def flush(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
     def take(self) -> list[bytes]:
         chunks, self.chunks = self.chunks, []
         return chunks
@@ -59,7 +62,7 @@ def directory_zip_stream(root: Path, *, prefix: str) -> Iterator[bytes]:
     never holding more than one chunk of one file in memory (zip data descriptors)."""
     pipe = _Pipe()
     files = sorted(p for p in root.rglob("*") if p.is_file())
-    with zipfile.ZipFile(pipe, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
+    with zipfile.ZipFile(pipe, mode="w", compression=zipfile.ZIP_STORED) as zf:
         for path in files:
             info = zipfile.ZipInfo.from_file(path, arcname=f"{prefix}/{path.relative_to(root)}")
             info.compress_type = zipfile.ZIP_STORED

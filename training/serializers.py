@@ -20,7 +20,9 @@ class JobCreateInput(serializers.Serializer):
     snapshot = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     snapshot_params = serializers.DictField(required=False, allow_null=True)
     base_model = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    parent = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    parent = serializers.IntegerField(  # type: ignore[assignment]
+        required=False, allow_null=True, min_value=1
+    )
     reward_model = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     baseline = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     config = serializers.DictField(required=False, allow_null=True)
@@ -36,7 +38,7 @@ class JobSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug")
     progress = serializers.SerializerMethodField()
     snapshot = serializers.SerializerMethodField()
-    parent = serializers.SerializerMethodField()
+    parent = serializers.SerializerMethodField()  # type: ignore[assignment]
     reward_model = serializers.SerializerMethodField()
     baseline = serializers.SerializerMethodField()
     model_version = serializers.SerializerMethodField()
@@ -103,8 +105,8 @@ class JobSerializer(serializers.ModelSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug")
-    label = serializers.CharField()
-    parent = serializers.SerializerMethodField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    parent = serializers.SerializerMethodField()  # type: ignore[assignment]
     snapshot = serializers.SerializerMethodField()
 
     class Meta:

@@ -85,7 +85,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     snapshot_params = {
                         k[len("export-") :]: v
                         for k, v in post.items()
-                        if k.startswith("export-") and v.strip()
+                        if k.startswith("export-") and isinstance(v, str) and v.strip()
                     }
                 elif post.get("snapshot"):
                     snapshot = DatasetSnapshot.objects.filter(
@@ -97,12 +97,11 @@ def job_new(request: HttpRequest) -> HttpResponse:
                             details={"snapshot": ["not in this project"]},
                         )
             versions = ModelVersion.objects.filter(project=project)
-            chosen = {
-                name: versions.filter(pk=_int(post.get(name), name)).first()
-                if post.get(name)
-                else None
-                for name in ("parent", "reward_model", "baseline")
-            }
+
+            def version(name: str) -> ModelVersion | None:
+                value = post.get(name)
+                return versions.filter(pk=_int(value, name)).first() if value else None
+
             base_model = post.get("base_model", "").strip() if request.user.is_staff else ""
             job = job_create(
                 project=project,
@@ -113,7 +112,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 snapshot_params=snapshot_params,
                 base_model=base_model,
                 config=_form_config(post, kind) if kind in JobKind.values else None,
-                **chosen,
+                parent=version("parent"),
+                reward_model=version("reward_model"),
+                baseline=version("baseline"),
             )
         except ApplicationError as exc:
             errors = exc.details if isinstance(exc.details, dict) else {"form": [exc.message]}

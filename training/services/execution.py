@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -375,7 +375,11 @@ def _run_generate(job: TrainingJob, reporter: JobReporter) -> str:
 
 
 def _responses_record(
-    job: TrainingJob, reporter: JobReporter, items: list[Item], texts: list[list[str]], label: str
+    job: TrainingJob,
+    reporter: JobReporter,
+    items: Sequence[Item],
+    texts: list[list[str]],
+    label: str,
 ) -> int:
     """Add generated responses to ``items`` (up to what each still needs), atomically."""
     with transaction.atomic():

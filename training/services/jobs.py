@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -79,7 +79,7 @@ def job_create(
     project: Project,
     kind: str,
     launched_by: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     snapshot: DatasetSnapshot | None = None,
     snapshot_params: Mapping[str, object] | None = None,
     base_model: str = "",
@@ -184,7 +184,7 @@ def job_enqueue(*, job: TrainingJob) -> None:
     soft, hard = job_time_limits(kind=job.kind)
     job_id = job.pk
     transaction.on_commit(
-        lambda: job_run.apply_async(args=[job_id], soft_time_limit=soft, time_limit=hard)
+        lambda: job_run.apply_async(args=(job_id,), soft_time_limit=soft, time_limit=hard)
     )
 
 
