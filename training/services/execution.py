@@ -53,9 +53,11 @@ class JobReporter:
         self.step = job.step
         self.total = job.total_steps
         self.metrics: list[JobMetric] = []
+        self.seen: set[tuple[int, str]] = set()
         self.log: deque[str] = deque(job.log_tail.splitlines(), maxlen=settings.TRAINING_LOG_LINES)
         self.dirty = False
         self.first_step: int | None = None
+        self.replaced = False
         self.last_flush = 0.0
         self.last_poll = 0.0
         self.stop = False
@@ -75,7 +77,10 @@ class JobReporter:
             self.first_step = self.step
         for name, value in progress.metrics.items():
             value = float(value)
-            if math.isfinite(value):
+            # The engine's closing report repeats the last step with summary values: the
+            # curve keeps the first value of a (step, name); the summary goes to the result.
+            if math.isfinite(value) and (self.step, name) not in self.seen:
+                self.seen.add((self.step, name))
                 self.metrics.append(
                     JobMetric(job_id=self.job_id, step=self.step, name=name, value=value)
                 )
@@ -129,10 +134,10 @@ class JobReporter:
             if not updated:
                 self.metrics.clear()
                 return
-            if self.first_step is not None and self.attempt > 1:
+            if self.first_step is not None and self.attempt > 1 and not self.replaced:
                 # A resumed attempt redoes the steps after its checkpoint: replace them.
                 JobMetric.objects.filter(job_id=self.job_id, step__gte=self.first_step).delete()
-                self.first_step = -1
+                self.replaced = True
             JobMetric.objects.bulk_create(self.metrics, batch_size=1000)
         self.metrics.clear()
         self.dirty = False
