@@ -70,6 +70,19 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
+@pytest.fixture(scope="session")
+def reward_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reward model trained a few steps on the tiny model (judge for online RL and win rates)."""
+    from training.engine import train
+
+    tmp = tmp_path_factory.mktemp("reward")
+    data = write_jsonl(tmp / "pairs.jsonl", preference_rows(16))
+    config = {**FAST, "max_steps": 8, "eval_fraction": 0.0}
+    return train(
+        "reward", data=data, base=str(tiny_model), out=tmp / "run", config=config
+    ).model_dir
+
+
 @pytest.fixture
 def pairs_file(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "pairs.jsonl", preference_rows())

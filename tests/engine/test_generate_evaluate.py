@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import FAST, QUESTIONS, preference_rows, write_jsonl
+from tests.engine.conftest import QUESTIONS, preference_rows, write_jsonl
 from training.engine import (
     DataError,
     GenerateConfig,
@@ -12,21 +12,10 @@ from training.engine import (
     evaluate_text_metrics,
     evaluate_win_rate,
     generate,
-    train,
 )
 from training.engine.evaluate import wilson_interval
 
 PROMPTS = [[{"role": "user", "content": q}] for q in QUESTIONS[:3]]
-
-
-@pytest.fixture(scope="module")
-def reward_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("rm")
-    data = write_jsonl(tmp / "pairs.jsonl", preference_rows(16))
-    config = {**FAST, "max_steps": 8, "eval_fraction": 0.0}
-    return train(
-        "reward", data=data, base=str(tiny_model), out=tmp / "run", config=config
-    ).model_dir
 
 
 def test_generate_returns_k_texts_per_prompt_reproducibly(tiny_model: Path) -> None:

@@ -49,3 +49,43 @@ def dataset(rows: list[dict[str, Any]]) -> Any:
     from datasets import Dataset
 
     return Dataset.from_list(rows)
+
+
+def heldout_reward(
+    rows: list[dict[str, Any]],
+    *,
+    policy: Any,
+    tokenizer: Any,
+    reward_model: Any,
+    reward_tokenizer: Any,
+    max_new_tokens: int,
+    seed: int,
+) -> dict[str, float]:
+    """Mean reward-model score of one sampled answer per held-out prompt (online methods)."""
+    if not rows:
+        return {}
+    from training.engine.config import GenerateConfig
+    from training.engine.data import prompt_messages
+    from training.engine.evaluate import scores
+    from training.engine.generate import chat_text, sample
+
+    prompts = [prompt_messages(row["prompt"]) for row in rows]
+    was_training = policy.training
+    policy.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    config = GenerateConfig(num_return_sequences=1, max_new_tokens=max_new_tokens, seed=seed)
+    answers = sample(policy, tokenizer, prompts, config)
+    tokenizer.padding_side = side
+    policy.train(was_training)
+    reward_tokenizer.padding_side = "right"
+    texts = [
+        chat_text(
+            reward_tokenizer,
+            [*prompt, {"role": "assistant", "content": group[0]}],
+            add_generation_prompt=False,
+        )
+        for prompt, group in zip(prompts, answers, strict=True)
+    ]
+    values = scores(reward_model.eval(), reward_tokenizer, texts)
+    return {"eval_reward": sum(values) / len(values), "eval_prompts": float(len(values))}
