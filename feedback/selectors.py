@@ -32,6 +32,14 @@ def project_get_for_user(*, user: User, slug: str, roles: tuple[str, ...] | None
     return project
 
 
+def project_get(*, slug: str) -> Project:
+    """The project ``slug`` with no user scoping: for operators' management commands only."""
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise NotFound(f"No project '{slug}'.")
+    return project
+
+
 # Roles that may be handed items and judge them (staff may too).
 ANNOTATING_ROLES: tuple[str, ...] = (Membership.Role.ANNOTATOR, Membership.Role.ADMIN)
 # Roles that may see a project's dashboard and everyone's judgements in it.
