@@ -44,6 +44,8 @@ def project_get(*, slug: str) -> Project:
 ANNOTATING_ROLES: tuple[str, ...] = (Membership.Role.ANNOTATOR, Membership.Role.ADMIN)
 # Roles that may see a project's dashboard and everyone's judgements in it.
 MANAGING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN,)
+# Roles that may export a project's judgements and make dataset snapshots of them.
+EXPORTING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN, Membership.Role.EXPORTER)
 
 
 def project_may_annotate(*, user: User, project: Project) -> bool:
