@@ -101,6 +101,12 @@ class Item(TimeStampedModel):
         help_text='[{"role": "system"|"user"|"assistant", "content": str}, ...]'
     )
     metadata = models.JSONField(default=dict, blank=True)
+    judgement_count = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Current human judgements: kept by feedback.services.judgements, in the "
+        "same transaction as the judgement, so the next-item query reads an index, not a count.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -108,6 +114,13 @@ class Item(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["project", "external_id"], name="item_external_id_unique"
             ),
+        ]
+        indexes = [
+            # The next-item query: a range scan of one project's unfinished items,
+            # closest to completion first, then oldest.
+            models.Index(fields=["project", "-judgement_count", "id"], name="item_next_closest"),
+            # Random order starts at a random id and scans upward from there.
+            models.Index(fields=["project", "id"], name="item_project_id"),
         ]
 
     def __str__(self) -> str:
@@ -229,6 +242,7 @@ class Assignment(TimeStampedModel):
         indexes = [
             models.Index(fields=["annotator", "status"], name="assignment_annotator_status"),
             models.Index(fields=["item", "status", "expires_at"], name="assignment_item_live"),
+            models.Index(fields=["item", "annotator"], name="assignment_item_annotator"),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,7 @@
-"""Reads of the training app. Training jobs and models are for project admins (and staff):
+"""Reads of the training app.
+
+Snapshots are scoped by the projects a user may export from (``projects_for_user`` with the
+exporting roles). Training jobs and models are for project admins (and staff):
 ``training_projects_for_user`` is the one answer to "may this user launch, watch, cancel or
 download here?", and every queryset of jobs and model versions is scoped by it."""
 
@@ -7,8 +10,25 @@ from django.db.models import Count, QuerySet
 
 from core.errors import NotFound, PermissionDenied
 from feedback.models import Item, Membership, Project
-from feedback.selectors import User, projects_for_user
-from training.models import JobMetric, ModelVersion, RetrainRun, TrainingJob
+from feedback.selectors import EXPORTING_ROLES, User, projects_for_user
+from training.models import DatasetSnapshot, JobMetric, ModelVersion, RetrainRun, TrainingJob
+
+
+def snapshots_for_user(*, user: User, project: Project | None = None) -> QuerySet[DatasetSnapshot]:
+    """Snapshots of the projects ``user`` may export from (staff: all)."""
+    projects = projects_for_user(user=user, roles=EXPORTING_ROLES)
+    snapshots = DatasetSnapshot.objects.filter(project__in=projects.values("pk"))
+    if project is not None:
+        snapshots = snapshots.filter(project=project)
+    return snapshots.select_related("project", "created_by")
+
+
+def snapshot_get_for_user(*, user: User, project: Project, snapshot_id: int) -> DatasetSnapshot:
+    snapshot = snapshots_for_user(user=user, project=project).filter(pk=snapshot_id).first()
+    if snapshot is None:
+        raise NotFound(f"No snapshot {snapshot_id} in project '{project.slug}'.")
+    return snapshot
+
 
 ADMIN_ROLES = (Membership.Role.ADMIN,)
 

@@ -29,9 +29,14 @@ def ranking_pairs(
     ``ties="skip"`` leaves ties out. Within a group, responses are taken in ``position``
     order (arrival order), so the output is deterministic.
     """
-    groups = [list(g) for g in ranking if g]
     if position is not None:
-        groups = [sorted(g, key=lambda r: (position.get(r, r), r)) for g in groups]
+        groups = [
+            sorted(g, key=lambda r: (position.get(r, r), r)) if len(g) > 1 else g
+            for g in ranking
+            if g
+        ]
+    else:
+        groups = [g for g in ranking if g]
     out: list[Pair] = []
     last = len(groups) - 1
     for i, upper in enumerate(groups):

@@ -72,6 +72,14 @@ class ExportParams:
             or self.min_judgements is not None
         )
 
+    def as_dict(self) -> dict[str, str | None]:
+        """Every parameter, defaults included, as strings (None where unset): what a
+        snapshot records, so it can be reproduced even if a default changes."""
+        return {
+            key: None if value is None else _format_value(value)
+            for key, value in asdict(self).items()
+        }
+
     def as_query(self) -> dict[str, str]:
         """The parameters as a query-string mapping that parses back to an equal value
         (only fields that differ from the defaults)."""

@@ -1,12 +1,13 @@
 """The export itself: judgements in, dataset rows out, streamed.
 
-Two ordered reads run side by side in one read-only transaction: the current judgements
-of the project (with their item's messages), ordered by item then judgement, and the
-responses of those items, ordered by item then position. Both go through server-side
-cursors on Postgres (``connection.chunked_cursor``) and are fetched in blocks, so memory
-stays flat whatever the size of the project; rows are plain tuples (no model instances)
-and JSON columns are parsed with orjson. The two reads are merged item by item, and each
-item's rows are built in Python from its judgements (see ``pairs.py``).
+One ordered read: the current judgements of the project, each with its item's messages and
+the item's responses aggregated into one JSON array by a correlated subquery, ordered by
+item then judgement. On Postgres it runs in one read-only REPEATABLE READ transaction and is
+streamed in chunks (psycopg's chunked-rows mode), so the server keeps producing rows while
+Python builds them and memory stays flat whatever the size of the project; elsewhere
+(SQLite, the embedded default) the same SQL is fetched in blocks. Rows are plain tuples (no
+model instances) and the JSON columns are parsed with orjson. Each item's rows are built in
+Python from its judgements (see ``pairs.py``).
 """
 
 import hashlib
@@ -21,16 +22,32 @@ from typing import Any
 import orjson
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from feedback.export.pairs import Pair, agreement, consensus_copeland, ranking_pairs
 from feedback.export.params import ExportParams
 from feedback.export.render import completion_text, hh_prefix, hh_transcript, prompt_text
-from feedback.models import Judgement, Project, Response
+from feedback.models import Judgement, Project
 
-FETCH_SIZE = 2000
+FETCH_SIZE = 1000
 CHUNK_BYTES = 256 * 1024
 
 Row = dict[str, Any]
+
+# The item's responses as one JSON array of [id, position, content, source, model_name],
+# in position order: the same rows for either database, one aggregate function apart.
+_RESPONSES_SQL = {
+    "postgresql": (
+        "(SELECT json_agg(json_build_array(r.id, r.position, r.content, r.source, r.model_name)"
+        " ORDER BY r.position)::text FROM feedback_response r"
+        ' WHERE r.item_id = "feedback_judgement"."item_id")'
+    ),
+    "sqlite": (
+        "(SELECT json_group_array(json_array(r.id, r.position, r.content, r.source,"
+        " r.model_name)) FROM (SELECT * FROM feedback_response r"
+        ' WHERE r.item_id = "feedback_judgement"."item_id" ORDER BY r.position) r)'
+    ),
+}
 
 # Columns read for every format, then the extra ones the lossless ``rankings`` format needs.
 _BASE_COLUMNS = (
@@ -42,6 +59,7 @@ _BASE_COLUMNS = (
     "not_rankable",
     "item__external_id",
     "item__messages",
+    "export_responses",
 )
 _FULL_COLUMNS = (
     "flag_reason",
@@ -55,7 +73,17 @@ _FULL_COLUMNS = (
     "created_at",
     "item__metadata",
 )
-J_ID, J_ITEM, J_RANKING, J_RATINGS, J_BOTH_BAD, J_NOT_RANKABLE, J_EXTERNAL_ID, J_MESSAGES = range(8)
+(
+    J_ID,
+    J_ITEM,
+    J_RANKING,
+    J_RATINGS,
+    J_BOTH_BAD,
+    J_NOT_RANKABLE,
+    J_EXTERNAL_ID,
+    J_MESSAGES,
+    J_RESPONSES,
+) = range(9)
 (
     J_FLAG,
     J_ANNOTATOR,
@@ -67,8 +95,8 @@ J_ID, J_ITEM, J_RANKING, J_RATINGS, J_BOTH_BAD, J_NOT_RANKABLE, J_EXTERNAL_ID, J
     J_VERSION,
     J_CREATED,
     J_ITEM_META,
-) = range(8, 18)
-R_ID, R_ITEM, R_POSITION, R_CONTENT, R_SOURCE, R_MODEL = range(6)
+) = range(9, 19)
+R_ID, R_POSITION, R_CONTENT, R_SOURCE, R_MODEL = range(5)
 
 
 def judgements_for_export(*, project: Project, params: ExportParams) -> QuerySet[Judgement]:
@@ -109,27 +137,33 @@ def item_in_test_split(external_id: str, test_fraction: float) -> bool:
 
 @contextmanager
 def _read_transaction() -> Iterator[None]:
-    """One transaction for both reads: server-side cursors need it, and on Postgres it is
-    REPEATABLE READ so the judgements and responses come from the same moment."""
+    """One transaction for the read; on Postgres REPEATABLE READ and READ ONLY (when it is
+    the outermost), and without JIT, which costs more than it saves on this plain query."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                if outermost:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SET LOCAL jit = off")
         yield
 
 
 def _stream(qs: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
-    """Rows of a ``values_list`` queryset as raw database tuples, fetched in blocks through
-    a server-side cursor (JSON columns come back as text)."""
+    """Rows of a ``values_list`` queryset as raw database tuples (JSON columns as text),
+    streamed in chunks without holding the result in memory."""
     sql, sql_params = qs.query.sql_with_params()
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        raw = connection.connection
+        assert raw is not None
+        with raw.cursor() as pg_cursor:
+            yield from pg_cursor.stream(sql, sql_params, size=FETCH_SIZE)
+        return
     cursor = connection.chunked_cursor()
     try:
         cursor.execute(sql, sql_params)
-        while True:
-            block = cursor.fetchmany(FETCH_SIZE)
-            if not block:
-                return
+        while block := cursor.fetchmany(FETCH_SIZE):
             yield from block
     finally:
         cursor.close()
@@ -178,26 +212,14 @@ class _Item:
 def _items(*, project: Project, params: ExportParams) -> Iterator[_Item]:
     """The project's judged items, each with its judgements and responses, in item order."""
     full = params.format == "rankings"
-    judgements = judgements_for_export(project=project, params=params)
-    columns = _BASE_COLUMNS + (_FULL_COLUMNS if full else ())
-    judgement_rows = _stream(judgements.order_by("item_id", "id").values_list(*columns))
-    response_columns = ["id", "item_id", "position", "content"]
-    if full:
-        response_columns += ["source", "model_name"]
-    responses_qs = (
-        Response.objects.filter(item_id__in=judgements.values("item_id"))
-        .order_by("item_id", "position")
-        .values_list(*response_columns)
+    judgements = judgements_for_export(project=project, params=params).annotate(
+        export_responses=RawSQL(_RESPONSES_SQL.get(connection.vendor, _RESPONSES_SQL["sqlite"]), ())
     )
-    response_rows = _stream(responses_qs)
-    pending: tuple[Any, ...] | None = next(response_rows, None)
-    for item_id, group in groupby(judgement_rows, key=itemgetter(J_ITEM)):
+    columns = _BASE_COLUMNS + (_FULL_COLUMNS if full else ())
+    rows_in_order = _stream(judgements.order_by("item_id", "id").values_list(*columns))
+    loads = orjson.loads
+    for item_id, group in groupby(rows_in_order, key=itemgetter(J_ITEM)):
         rows = list(group)
-        responses: dict[int, tuple[Any, ...]] = {}
-        while pending is not None and pending[R_ITEM] <= item_id:
-            if pending[R_ITEM] == item_id:
-                responses[pending[R_ID]] = pending
-            pending = next(response_rows, None)
         first = rows[0]
         if params.split is not None:
             in_test = item_in_test_split(first[J_EXTERNAL_ID], params.test_fraction)
@@ -206,9 +228,9 @@ def _items(*, project: Project, params: ExportParams) -> Iterator[_Item]:
         yield _Item(
             id=item_id,
             external_id=first[J_EXTERNAL_ID],
-            messages=_json(first[J_MESSAGES]),
+            messages=loads(first[J_MESSAGES]),
             judgements=rows,
-            responses=responses,
+            responses={r[R_ID]: r for r in loads(first[J_RESPONSES] or "[]")},
             metadata=_json(first[J_ITEM_META]) if full else None,
         )
 
@@ -218,6 +240,8 @@ def _ranking(row: tuple[Any, ...], responses: dict[int, tuple[Any, ...]]) -> lis
     if row[J_NOT_RANKABLE]:
         return []
     ranking = _json(row[J_RANKING]) or []
+    if all(isinstance(g, list) and all(r in responses for r in g) for g in ranking):
+        return [g for g in ranking if g]
     groups = [[r for r in g if r in responses] for g in ranking if isinstance(g, list)]
     return [g for g in groups if g]
 
@@ -258,9 +282,10 @@ class _Builder:
     def pairs(self, item: _Item, verdict: _Verdict) -> list[tuple[Pair, float | None]]:
         params = self.params
         out: list[tuple[Pair, float | None]] = []
-        for pair in ranking_pairs(
-            verdict.ranking, mode=params.pairs, ties=params.ties, position=item.position
-        ):
+        ranking = verdict.ranking
+        # Arrival order settles the order inside a tie; a ranking without ties needs none.
+        position = item.position if any(len(g) > 1 for g in ranking) else None
+        for pair in ranking_pairs(ranking, mode=params.pairs, ties=params.ties, position=position):
             margin: float | None = None
             if params.margin == "rank-distance":
                 margin = float(pair.rank_distance)

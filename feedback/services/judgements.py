@@ -1,9 +1,16 @@
-"""Judgement rules shared by every door: what a valid ranking is."""
+"""Judgements: what a valid ranking is (shared by every door) and recording one."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from core.errors import ValidationError
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import Conflict, ValidationError
+from feedback.models import Assignment, Item, Judgement, Project
 
 Ranking = list[list[int]]
 
@@ -51,3 +58,228 @@ def ranking_validate(
     if missing:
         raise fail(f"responses {missing} are not ranked")
     return normalised
+
+
+RATIONALE_MAX = 20_000
+FLAG_REASON_MAX = 2_000
+TIME_SPENT_MAX_MS = 24 * 60 * 60 * 1000
+
+
+def _invalid(field: str, reason: str) -> ValidationError:
+    return ValidationError(f"{field}: {reason}", details={field: [reason]})
+
+
+def _ids_validate(*, value: Any, allowed: Collection[int], field: str) -> list[int]:
+    """A list of distinct response ids, each one of ``allowed``."""
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        raise _invalid(field, "must be a list of response ids")
+    ids: list[int] = []
+    for entry in value:
+        if isinstance(entry, bool) or not isinstance(entry, int):
+            raise _invalid(field, f"{entry!r} is not a response id")
+        if entry not in allowed:
+            raise _invalid(field, f"response {entry} does not belong to this item")
+        if entry in ids:
+            raise _invalid(field, f"response {entry} appears more than once")
+        ids.append(entry)
+    return ids
+
+
+def _ratings_validate(*, ratings: Any, rated: Collection[int], scale: int) -> dict[str, int]:
+    """Ratings keyed by response id (int or its string, as JSON gives it), 1..scale."""
+    if not isinstance(ratings, Mapping):
+        raise _invalid("ratings", "must map response ids to ratings")
+    cleaned: dict[str, int] = {}
+    for key, value in ratings.items():
+        try:
+            response_id = int(key)
+        except (TypeError, ValueError):
+            raise _invalid("ratings", f"{key!r} is not a response id") from None
+        if response_id not in rated:
+            raise _invalid("ratings", f"response {response_id} was not shown")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= scale:
+            raise _invalid("ratings", f"rating of response {response_id} must be 1 to {scale}")
+        cleaned[str(response_id)] = value
+    missing = sorted(set(rated) - {int(k) for k in cleaned})
+    if missing:
+        raise _invalid("ratings", f"responses {missing} are not rated")
+    return cleaned
+
+
+def judgement_clean(
+    *,
+    project: Project,
+    response_ids: Collection[int],
+    ranking: Any,
+    both_bad: bool,
+    ratings: Any,
+    rationale: str,
+    not_rankable: bool,
+    flag_reason: str,
+    shown_order: Any,
+    time_spent_ms: Any,
+) -> dict[str, Any]:
+    """Check one submission against the project's settings; return the model fields."""
+    shown = (
+        _ids_validate(value=shown_order, allowed=response_ids, field="shown_order")
+        if shown_order
+        else []
+    )
+    compared: list[int] = list(response_ids)
+    if project.mode == Project.Mode.PAIRWISE:
+        if shown:
+            if len(shown) != 2:
+                raise _invalid("shown_order", "a pairwise judgement shows exactly two responses")
+            compared = shown
+        elif len(response_ids) != 2 and not not_rankable:
+            raise _invalid("shown_order", "name the two responses that were compared")
+    else:
+        if both_bad:
+            raise _invalid("both_bad", "only pairwise projects have a 'both bad' verdict")
+        if shown and set(shown) != set(response_ids):
+            raise _invalid("shown_order", "must list every response of the item once")
+
+    rationale = (rationale or "").strip()
+    flag_reason = (flag_reason or "").strip()
+    if len(rationale) > RATIONALE_MAX:
+        raise _invalid("rationale", f"at most {RATIONALE_MAX} characters")
+    if len(flag_reason) > FLAG_REASON_MAX:
+        raise _invalid("flag_reason", f"at most {FLAG_REASON_MAX} characters")
+    if project.rationale == Project.Rationale.OFF and rationale:
+        raise _invalid("rationale", "this project does not ask for a rationale")
+    if time_spent_ms is not None and (
+        isinstance(time_spent_ms, bool)
+        or not isinstance(time_spent_ms, int)
+        or not 0 <= time_spent_ms <= TIME_SPENT_MAX_MS
+    ):
+        raise _invalid("time_spent_ms", f"must be a whole number from 0 to {TIME_SPENT_MAX_MS}")
+
+    if not_rankable:
+        if ranking:
+            raise _invalid("ranking", "leave it empty when the item cannot be ranked")
+        if not flag_reason:
+            raise _invalid("flag_reason", "say why the item cannot be ranked")
+        if both_bad:
+            raise _invalid("both_bad", "an item that cannot be ranked has no verdict")
+        return {
+            "ranking": [],
+            "both_bad": False,
+            "ratings": {},
+            "rationale": rationale,
+            "not_rankable": True,
+            "flag_reason": flag_reason,
+            "shown_order": shown,
+            "time_spent_ms": time_spent_ms,
+        }
+
+    if ranking is None or ranking == []:
+        raise _invalid("ranking", "is required (or flag the item as one that cannot be ranked)")
+    cleaned_ranking = ranking_validate(ranking=ranking, response_ids=compared)
+    if project.ask_ratings:
+        cleaned_ratings = _ratings_validate(
+            ratings=ratings or {}, rated=compared, scale=project.rating_scale
+        )
+    elif ratings:
+        raise _invalid("ratings", "this project does not ask for ratings")
+    else:
+        cleaned_ratings = {}
+    if project.rationale == Project.Rationale.REQUIRED and not rationale:
+        raise _invalid("rationale", "this project asks for a rationale with every judgement")
+    return {
+        "ranking": cleaned_ranking,
+        "both_bad": bool(both_bad),
+        "ratings": cleaned_ratings,
+        "rationale": rationale,
+        "not_rankable": False,
+        "flag_reason": flag_reason,
+        "shown_order": shown,
+        "time_spent_ms": time_spent_ms,
+    }
+
+
+def judgement_submit(
+    *,
+    user: User,
+    item: Item,
+    ranking: list[list[int]] | None,
+    both_bad: bool = False,
+    ratings: dict[int, int] | None = None,
+    rationale: str = "",
+    not_rankable: bool = False,
+    flag_reason: str = "",
+    shown_order: list[int] | None = None,
+    time_spent_ms: int | None = None,
+    now: datetime | None = None,
+) -> Judgement:
+    """Record ``user``'s judgement of ``item``: a new one, or a new version of their current
+    one (the old version is kept, no longer current).
+
+    A first judgement counts towards the item's overlap. It is taken while the user holds
+    a live lease on the item; without one (it expired, or was never asked for) it is taken
+    only if the item still needs it, counting others' live leases, and is refused with
+    Conflict (409) otherwise. Bad input raises ValidationError naming the field.
+    """
+    # Late import: assignments imports the selectors, which import the models only.
+    from feedback.services.assignments import annotator_check, annotator_lock, lease_live_q
+
+    now = now or timezone.now()
+    project = item.project
+    annotator_check(project=project, user=user)
+    response_ids = list(item.responses.order_by().values_list("pk", flat=True))
+    fields = judgement_clean(
+        project=project,
+        response_ids=response_ids,
+        ranking=ranking,
+        both_bad=both_bad,
+        ratings=ratings,
+        rationale=rationale,
+        not_rankable=not_rankable,
+        flag_reason=flag_reason,
+        shown_order=shown_order,
+        time_spent_ms=time_spent_ms,
+    )
+    with transaction.atomic():
+        annotator_lock(project=project, user=user)
+        locked = Item.objects.select_for_update().only("pk", "judgement_count").get(pk=item.pk)
+        current = (
+            Judgement.objects.filter(item=item, annotator=user, is_current=True)
+            .only("pk", "version")
+            .first()
+        )
+        lease = (
+            Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.ACTIVE)
+            .only("pk", "expires_at", "status")
+            .first()
+        )
+        if current is None:
+            if lease is None or lease.expires_at <= now:
+                others = (
+                    Assignment.objects.filter(lease_live_q(now=now), item=item)
+                    .exclude(annotator=user)
+                    .count()
+                )
+                if locked.judgement_count + others >= project.overlap:
+                    raise Conflict(
+                        "This item already has the judgements it needs; "
+                        "your lease on it had expired.",
+                        code="not_needed",
+                        details={"item": item.pk},
+                    )
+            judgement = Judgement.objects.create(
+                item=item, annotator=user, source=Judgement.Source.HUMAN, version=1, **fields
+            )
+            Item.objects.filter(pk=item.pk).update(judgement_count=F("judgement_count") + 1)
+        else:
+            Judgement.objects.filter(pk=current.pk).update(is_current=False)
+            judgement = Judgement.objects.create(
+                item=item,
+                annotator=user,
+                source=Judgement.Source.HUMAN,
+                version=current.version + 1,
+                previous_id=current.pk,
+                **fields,
+            )
+        if lease is not None:
+            lease.status = Assignment.Status.SUBMITTED
+            lease.save(update_fields=["status", "updated_at"])
+    return judgement

@@ -1,0 +1,197 @@
+"""Handing items out to annotators: leases that never over-assign an item.
+
+An item needs ``project.overlap`` judgements from distinct annotators. A *live lease*
+is an ``Assignment`` with ``status=active`` and ``expires_at`` after now; it reserves
+one of the item's remaining places. The rule kept here under concurrency is
+
+    current human judgements + live leases <= overlap            (for every item)
+
+and one annotator never holds two leases on, nor judges twice, one item.
+
+How it stays true with many annotators asking at once (Postgres):
+- an annotator's own requests are serialised by a transaction-level advisory lock
+  on (project, annotator), so a double click cannot fetch two leases;
+- candidate items are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``: two
+  annotators never weigh the same item at the same moment, and neither waits;
+- once an item is locked, its live leases are counted again in a fresh statement
+  (a read-committed snapshot taken after the lock), because the candidate query's
+  own snapshot may predate a lease committed a moment earlier;
+- ``Item.judgement_count`` (current human judgements) is changed only by
+  ``feedback.services.judgements`` while the item row is locked, in the same
+  transaction as the judgement, and lets the candidate query walk an index in
+  "closest to completion, then oldest" order instead of counting a whole project.
+Leases are not counted in a column: they expire by the clock, so they are counted
+(per locked item, through an index) where they matter. On SQLite the database takes
+its write lock at BEGIN (``transaction_mode=IMMEDIATE``), so the same code is simply
+serial there; ``skip_locked`` is ignored.
+"""
+
+import random
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from feedback.models import Assignment, Item, Judgement, Project
+from feedback.selectors import project_may_annotate
+
+# How many candidates one query locks at a time; more only when some turn out taken.
+CANDIDATE_BATCH = 3
+SKIP_REASON_MAX = 2000
+
+
+def lease_live_q(*, now: datetime, prefix: str = "") -> Q:
+    """The condition for a live lease (``prefix`` reaches an Assignment through a relation)."""
+    return Q(**{f"{prefix}status": Assignment.Status.ACTIVE, f"{prefix}expires_at__gt": now})
+
+
+def annotator_lock(*, project: Project, user: User) -> None:
+    """Serialise one annotator's assignment work in one project until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [project.pk % 2**31, int(user.pk) % 2**31],
+            )
+
+
+def annotator_check(*, project: Project, user: User) -> None:
+    if not project_may_annotate(user=user, project=project):
+        raise PermissionDenied(f"You are not an annotator of project '{project.slug}'.")
+
+
+def _candidates(*, project: Project, user: User, now: datetime) -> QuerySet[Item]:
+    """Items of ``project`` that, as far as this statement's snapshot knows, still need a
+    judgement from ``user``: not complete, not judged or skipped by them, not fully leased."""
+    live_leases = (
+        Assignment.objects.filter(lease_live_q(now=now), item=OuterRef("pk"))
+        .order_by()
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    judged = Judgement.objects.filter(item=OuterRef("pk"), annotator=user)
+    closed = Assignment.objects.filter(
+        item=OuterRef("pk"),
+        annotator=user,
+        status__in=[Assignment.Status.SKIPPED, Assignment.Status.SUBMITTED],
+    )
+    return (
+        Item.objects.filter(project=project, judgement_count__lt=project.overlap)
+        .filter(~Exists(judged), ~Exists(closed))
+        .alias(leases=Subquery(live_leases))
+        .filter(Q(leases__isnull=True) | Q(leases__lt=project.overlap - F("judgement_count")))
+        .only("pk", "judgement_count")
+    )
+
+
+def _lock_next(*, project: Project, user: User, now: datetime, exclude: list[int]) -> list[Item]:
+    """Lock and return up to CANDIDATE_BATCH candidates in the project's order."""
+    candidates = _candidates(project=project, user=user, now=now).exclude(pk__in=exclude)
+    locking = candidates.select_for_update(skip_locked=True, of=("self",))
+    if project.order == Project.Order.RANDOM:
+        # Start at a random item and go round: uses the (project, id) index, no sort.
+        bounds = Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True)
+        low, high = bounds.first(), bounds.last()
+        if low is None or high is None:
+            return []
+        pivot = random.randint(low, high)
+        found = list(locking.filter(pk__gte=pivot).order_by("pk")[:CANDIDATE_BATCH])
+        if len(found) < CANDIDATE_BATCH:
+            found += list(
+                locking.filter(pk__lt=pivot).order_by("pk")[: CANDIDATE_BATCH - len(found)]
+            )
+        return found
+    return list(locking.order_by("-judgement_count", "pk")[:CANDIDATE_BATCH])
+
+
+def assignment_next(
+    *, project: Project, user: User, now: datetime | None = None
+) -> Assignment | None:
+    """The annotator's live lease in ``project``: the one they hold, or a new one on the
+    next item that needs them; None when nothing is left for them."""
+    now = now or timezone.now()
+    annotator_check(project=project, user=user)
+    with transaction.atomic():
+        annotator_lock(project=project, user=user)
+        mine = Assignment.objects.filter(
+            annotator=user, item__project=project, status=Assignment.Status.ACTIVE
+        )
+        # Leases that ran out go back to the pool (others already ignore them by the clock).
+        mine.filter(expires_at__lte=now).update(
+            status=Assignment.Status.EXPIRED, updated_at=timezone.now()
+        )
+        held = mine.select_related("item").order_by("expires_at", "pk").first()
+        if held is not None:
+            return held
+
+        checked: list[int] = []
+        while True:
+            batch = _lock_next(project=project, user=user, now=now, exclude=checked)
+            if not batch:
+                return None
+            # Count live leases again now the rows are locked: this statement's snapshot is
+            # newer than any lease committed before we took the locks.
+            leased = dict(
+                Assignment.objects.filter(lease_live_q(now=now), item__in=[i.pk for i in batch])
+                .order_by()
+                .values_list("item")
+                .annotate(n=Count("pk"))
+                .values_list("item", "n")
+            )
+            for item in batch:
+                if item.judgement_count + leased.get(item.pk, 0) < project.overlap:
+                    return Assignment.objects.create(
+                        item_id=item.pk,
+                        annotator=user,
+                        expires_at=now + timedelta(minutes=project.lease_minutes),
+                    )
+            checked += [i.pk for i in batch]
+
+
+def assignment_skip(
+    *,
+    project: Project,
+    user: User,
+    item: Item,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Assignment:
+    """Give ``item`` back and never offer it to ``user`` again; ``reason`` is kept."""
+    now = now or timezone.now()
+    if item.project_id != project.pk:
+        raise NotFound(f"No item {item.pk} in project '{project.slug}'.")
+    reason = (reason or "").strip()
+    if len(reason) > SKIP_REASON_MAX:
+        raise ValidationError(
+            "reason: too long",
+            details={"reason": [f"at most {SKIP_REASON_MAX} characters"]},
+        )
+    annotator_check(project=project, user=user)
+    with transaction.atomic():
+        annotator_lock(project=project, user=user)
+        if Judgement.objects.filter(item=item, annotator=user, is_current=True).exists():
+            raise Conflict(
+                "You have already judged this item; change your judgement instead of skipping.",
+                code="already_judged",
+            )
+        lease = (
+            Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.ACTIVE)
+            .select_for_update()
+            .first()
+        )
+        if lease is None:
+            return Assignment.objects.create(
+                item=item,
+                annotator=user,
+                status=Assignment.Status.SKIPPED,
+                expires_at=now,
+                skip_reason=reason,
+            )
+        lease.status = Assignment.Status.SKIPPED
+        lease.skip_reason = reason
+        lease.save(update_fields=["status", "skip_reason", "updated_at"])
+        return lease
