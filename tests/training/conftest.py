@@ -109,47 +109,33 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, every: 
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-class Worker:
-    """One real Celery worker process (and its pool child) in its own process group."""
+class CeleryProcess:
+    """A real ``celery`` process (a worker and its pool child, or beat) in its own process
+    group, logging to a file."""
 
-    def __init__(self, env: dict[str, str], log: Path, name: str) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, ready: str) -> None:
         self.log = log
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"{name}@%h",
-            ],
+            [sys.executable, "-m", "celery", "-A", "config", *args],
             cwd=ROOT,
             env=env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(self.ready, timeout=90, what=f"worker {name} to start (log: {log})")
+        self.ready_text = ready
+        wait_for(self.ready, timeout=90, what=f"celery {args[0]} to start (log: {log})")
 
     def ready(self) -> bool:
         if self.process.poll() is not None:
-            raise AssertionError(f"worker exited early:\n{self.output()}")
-        return " ready." in self.output()
+            raise AssertionError(f"celery exited early:\n{self.output()}")
+        return self.ready_text in self.output()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def kill(self) -> None:
-        """kill -9 the worker and its pool child: what a power cut looks like."""
+        """kill -9 the process group: what a power cut looks like."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
@@ -163,11 +149,28 @@ class Worker:
                 self.kill()
 
 
+WORKER_ARGS = [
+    "worker",
+    "-Q",
+    "default,gpu",
+    "--pool=prefork",
+    "--concurrency=1",
+    "--loglevel=INFO",
+    "--without-gossip",
+    "--without-mingle",
+]
+BEAT_ARGS = [
+    "beat",
+    "-S",
+    "django_celery_beat.schedulers:DatabaseScheduler",
+    "--loglevel=DEBUG",
+    "--max-interval=1",
+]
+
+
 @pytest.fixture
-def start_worker(
-    training_env: dict[str, str], tmp_path: Path, transactional_db: None
-) -> Iterator[Callable[[], Worker]]:
-    """Start real workers against this test's database and the Redis broker."""
+def celery_env(training_env: dict[str, str], transactional_db: None) -> Iterator[dict[str, str]]:
+    """Environment for celery processes: this test's database, the Redis broker."""
     broker = str(settings.CELERY_BROKER_URL)
     if not broker.startswith("redis://"):
         pytest.skip("the worker tests need CELERY_BROKER_URL=redis://... (make pytest sets it)")
@@ -176,7 +179,7 @@ def start_worker(
     redis.Redis.from_url(broker).flushdb()
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    env = {
+    yield {
         **os.environ,
         **training_env,
         "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
@@ -185,17 +188,41 @@ def start_worker(
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
-    workers: list[Worker] = []
+    redis.Redis.from_url(broker).flushdb()
 
-    def start() -> Worker:
-        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", f"jobs-test-{len(workers)}")
-        workers.append(worker)
+
+@pytest.fixture
+def start_worker(
+    celery_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[[], CeleryProcess]]:
+    """Start real workers (queues default and gpu, prefork, concurrency 1)."""
+    started: list[CeleryProcess] = []
+
+    def start() -> CeleryProcess:
+        n = len(started)
+        args = [*WORKER_ARGS, "-n", f"jobs-test-{n}@%h"]
+        worker = CeleryProcess(args, celery_env, tmp_path / f"worker-{n}.log", " ready.")
+        started.append(worker)
         return worker
 
     yield start
-    for worker in workers:
+    for worker in started:
         worker.stop()
-    redis.Redis.from_url(broker).flushdb()
+
+
+@pytest.fixture
+def start_beat(celery_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[], CeleryProcess]]:
+    """Start celery beat on django-celery-beat's database scheduler."""
+    started: list[CeleryProcess] = []
+
+    def start() -> CeleryProcess:
+        beat = CeleryProcess(BEAT_ARGS, celery_env, tmp_path / "beat.log", "beat: Starting")
+        started.append(beat)
+        return beat
+
+    yield start
+    for beat in started:
+        beat.stop()
 
 
 def preference_data(

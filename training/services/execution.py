@@ -390,15 +390,18 @@ def _responses_record(
     with transaction.atomic():
         if not reporter.owned().select_for_update().exists():
             raise Superseded()
-        locked = {
-            item.pk: item
-            for item in Item.objects.select_for_update()
-            .filter(pk__in=[i.pk for i in items])
-            .annotate(n=Count("responses"))
-        }
+        ids = [item.pk for item in items]
+        list(Item.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+        have_by_item = dict(
+            Response.objects.filter(item_id__in=ids)
+            .order_by()
+            .values_list("item_id")
+            .annotate(n=Count("pk"))
+            .values_list("item_id", "n")
+        )
         rows = []
         for item, candidates in zip(items, texts, strict=True):
-            have = locked[item.pk].n
+            have = have_by_item.get(item.pk, 0)
             last = (
                 Response.objects.filter(item_id=item.pk)
                 .order_by("-position")
