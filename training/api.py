@@ -66,7 +66,12 @@ def _scoped_version(project: Project, version_id: int | None, field: str) -> Mod
 class JobListCreate(APIView):
     def get(self, request: Request) -> Response:
         jobs = jobs_for_user(user=request.user).select_related(
-            "project", "snapshot", "parent__project", "reward_model__project", "baseline__project"
+            "project",
+            "snapshot",
+            "parent__project",
+            "reward_model__project",
+            "baseline__project",
+            "model_version__project",
         )
         if project := request.query_params.get("project"):
             jobs = jobs.filter(project__slug=project)

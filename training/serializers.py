@@ -96,7 +96,10 @@ class JobSerializer(serializers.ModelSerializer):
         return _version_ref(job.baseline)
 
     def get_model_version(self, job: TrainingJob) -> dict[str, Any] | None:
-        version = ModelVersion.objects.filter(job=job).select_related("project").first()
+        try:
+            version = job.model_version
+        except ModelVersion.DoesNotExist:
+            return None
         return _version_ref(version)
 
     def get_log(self, job: TrainingJob) -> list[str]:

@@ -81,7 +81,7 @@ def test_the_same_job_delivered_twice_is_trained_once(start_worker: Any) -> None
 def test_cancel_mid_job_stops_it_and_the_worker_takes_the_next_job(start_worker: Any) -> None:
     start_worker()
     long = _reward_job({**FAST, "max_steps": 5000, "save_steps": 1000})
-    wait_for(lambda: long.refresh_from_db() or long.step >= 2, timeout=180, what="progress")
+    wait_for(lambda: _step(long, 2), timeout=180, what="progress")
     following = job_create(
         project=long.project,
         kind="reward",
@@ -105,7 +105,7 @@ def test_killed_worker_job_is_reaped_and_resumed_from_its_checkpoint(
     job = _reward_job({**FAST, "max_steps": 40, "save_steps": 5})
     checkpoints = artifact_absolute(f"jobs/{job.pk}") / "checkpoints"
     wait_for(
-        lambda: job.refresh_from_db() or job.step >= 12,
+        lambda: _step(job, 12),
         timeout=240,
         what="a checkpoint",
         every=0.05,
