@@ -289,5 +289,14 @@ def card_build(
     }
 
 
+def is_main_process() -> bool:
+    """True on the process that writes files (rank 0 under `accelerate launch`, or alone)."""
+    from accelerate import PartialState
+
+    return bool(PartialState().is_main_process)
+
+
 def card_write(run: Run, card: dict[str, Any]) -> None:
+    if not is_main_process():
+        return
     (run.model_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
