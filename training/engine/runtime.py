@@ -44,6 +44,7 @@ class Run:
     hooks: Hooks
     reward_model: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    total_steps: int = 0  # the trainer's planned optimizer steps, known once training begins
     extra: dict[str, Any] = field(default_factory=dict)  # method facts for the card (dropped rows)
 
     @property
@@ -169,6 +170,9 @@ def engine_callback(run: Run, *, raise_after_save: bool = False) -> Any:
         def __init__(self) -> None:
             self.cancelled = False
             self.last_metrics: dict[str, float] = {}
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            run.total_steps = int(state.max_steps or 0)
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             metrics = _numeric(logs or {})
