@@ -56,6 +56,7 @@ def test_cancel_stops_between_steps_and_leaves_a_resumable_run(
 ) -> None:
     data = write_jsonl(tmp_path / "pairs.jsonl", preference_rows(16))
     polls: list[int] = []
+    reports: list[Progress] = []
 
     def stop_after_three_steps() -> bool:
         polls.append(1)
@@ -67,10 +68,11 @@ def test_cancel_stops_between_steps_and_leaves_a_resumable_run(
         base=str(tiny_model),
         out=tmp_path / "run",
         config=CONFIG,
-        hooks=Hooks(should_stop=stop_after_three_steps),
+        hooks=Hooks(should_stop=stop_after_three_steps, on_progress=reports.append),
     )
 
     assert result.cancelled and result.steps == 3
+    assert (reports[-1].step, reports[-1].total_steps) == (3, 6)
     assert result.card["status"] == "cancelled"
     assert not result.model_dir.exists()
     state = json.loads((tmp_path / "run/checkpoints/checkpoint-3/trainer_state.json").read_text())

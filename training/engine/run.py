@@ -83,7 +83,11 @@ def train(
         card_write(run, card)
     if run.hooks.on_progress is not None:
         run.hooks.on_progress(
-            Progress(step=outcome.steps, total_steps=outcome.steps, metrics=outcome.metrics)
+            Progress(
+                step=outcome.steps,
+                total_steps=run.total_steps or outcome.steps,
+                metrics=outcome.metrics,
+            )
         )
     run.log(f"{'cancelled' if outcome.cancelled else 'finished'} after {outcome.steps} steps")
     return TrainResult(

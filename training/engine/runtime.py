@@ -44,6 +44,7 @@ class Run:
     hooks: Hooks
     reward_model: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    total_steps: int = 0  # the trainer's planned optimizer steps, known once training begins
     extra: dict[str, Any] = field(default_factory=dict)  # method facts for the card (dropped rows)
 
     @property
@@ -170,6 +171,9 @@ def engine_callback(run: Run, *, raise_after_save: bool = False) -> Any:
             self.cancelled = False
             self.last_metrics: dict[str, float] = {}
 
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            run.total_steps = int(state.max_steps or 0)
+
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             metrics = _numeric(logs or {})
             self.last_metrics.update(metrics)
@@ -289,5 +293,14 @@ def card_build(
     }
 
 
+def is_main_process() -> bool:
+    """True on the process that writes files (rank 0 under `accelerate launch`, or alone)."""
+    from accelerate import PartialState
+
+    return bool(PartialState().is_main_process)
+
+
 def card_write(run: Run, card: dict[str, Any]) -> None:
+    if not is_main_process():
+        return
     (run.model_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")

@@ -21,10 +21,12 @@ def tokenizer_load(name: str) -> Any:
 
 
 def causal_lm_load(name: str, tokenizer: Any) -> Any:
+    import torch
     from transformers import AutoModelForCausalLM
 
-    try:
-        model = AutoModelForCausalLM.from_pretrained(name)
+    try:  # fp32 master weights; bf16 on CUDA is autocast by the trainer (transformers 5 loads the
+        # saved dtype by default, which would train a bf16 hub model in pure bf16)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(
             f"cannot load a causal language model from {name}: {exc}"
@@ -35,10 +37,13 @@ def causal_lm_load(name: str, tokenizer: Any) -> Any:
 
 def score_model_load(name: str, tokenizer: Any) -> Any:
     """A sequence classifier with one output: a reward model (or a value model for PPO)."""
+    import torch
     from transformers import AutoModelForSequenceClassification
 
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(name, num_labels=1)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name, num_labels=1, dtype=torch.float32
+        )
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot load a reward model from {name}: {exc}") from None
     model.config.pad_token_id = tokenizer.pad_token_id

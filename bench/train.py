@@ -1,0 +1,127 @@
+"""Engine overhead: the engine's reward and DPO runs against a bare TRL script, same everything.
+
+Both sides load the tiny model, build the TRL trainer with the same hyperparameters and CPU flags,
+train one epoch over the same pairs and save the model; the wall time of that whole call gives
+pairs/s. The engine adds input checks, the split, hooks, checkpoints and the card. Target: engine
+within 1.10x of bare TRL. Runs alternate and the best of N is kept (the machine is shared).
+
+    .venv/bin/python bench/train.py [--pairs 128] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._pairs import pairs_write
+from training.engine import build_tiny_model, train
+
+HYPER: dict[str, Any] = {
+    "learning_rate": 1e-4,
+    "per_device_train_batch_size": 8,
+    "num_train_epochs": 1.0,
+    "max_length": 256,
+    "seed": 0,
+}
+
+
+def bare_trl(method: str, data: Path, base: Path, out: Path) -> None:
+    """What a user would write with TRL alone (with the CPU flags the notes name)."""
+    import torch
+    from datasets import load_dataset
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    cuda = torch.cuda.is_available()
+    flags: dict[str, Any] = {
+        "output_dir": str(out),
+        "report_to": "none",
+        "save_strategy": "no",
+        "disable_tqdm": True,
+        "bf16": cuda,
+        "activation_checkpointing": False,
+        "gradient_checkpointing": False,
+        "logging_steps": 5,
+        **HYPER,
+    }
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    trainer: Any
+    dataset = load_dataset("json", data_files=str(data), split="train")
+    if method == "reward":
+        from trl import RewardConfig, RewardTrainer
+
+        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        trainer = RewardTrainer(
+            model=model,
+            args=RewardConfig(**flags),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+        )
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        model = AutoModelForCausalLM.from_pretrained(base)
+        trainer = DPOTrainer(
+            model=model, args=DPOConfig(**flags), train_dataset=dataset, processing_class=tokenizer
+        )
+    trainer.train()
+    trainer.save_model(str(out / "model"))
+
+
+def engine(method: str, data: Path, base: Path, out: Path) -> None:
+    config = {**HYPER, "eval_fraction": 0.0, "save_steps": 10_000, "logging_steps": 5}
+    train(method, data=data, base=str(base), out=out, config=config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import torch
+
+    from training.engine.runtime import libraries_quiet
+
+    libraries_quiet()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    work = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    try:
+        base = build_tiny_model(work / "tiny")
+        data = pairs_write(work / "pairs.jsonl", args.pairs)
+        print(f"{args.pairs} pairs, tiny model, threads={torch.get_num_threads()}, {HYPER}")
+        for method in ("reward", "dpo"):
+            engine(method, data, base, work / "warmup")  # first-call imports out of the timing
+            shutil.rmtree(work / "warmup")
+            rates: dict[str, list[float]] = {"bare": [], "engine": []}
+            for i in range(args.repeats):
+                for side, fn in (("bare", bare_trl), ("engine", engine)):
+                    out = work / f"{method}-{side}-{i}"
+                    start = time.perf_counter()
+                    fn(method, data, base, out)
+                    rates[side].append(args.pairs / (time.perf_counter() - start))
+                    shutil.rmtree(out)
+            bare, eng = max(rates["bare"]), max(rates["engine"])
+            print(
+                f"{method:6s} bare TRL {bare:7.1f} pairs/s  engine {eng:7.1f} pairs/s  "
+                f"bare/engine time ratio {bare / eng:.3f}x  "
+                f"(medians {statistics.median(rates['bare']):.1f} / "
+                f"{statistics.median(rates['engine']):.1f})"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
