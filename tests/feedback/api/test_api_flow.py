@@ -48,7 +48,7 @@ def test_bulk_create_is_all_or_nothing_with_row_errors(world: World) -> None:
                     "prompt": "Two",
                     "responses": ["c", "d"],
                     "ranking": [[1], [0]],
-                },  # noqa: E501
+                },
             ]
         },
         format="json",
@@ -108,10 +108,10 @@ def test_bad_judgement_is_400_naming_the_field(world: World) -> None:
 
     missing = client.post(
         "/api/judgements/", {"item": item.pk, "ranking": [[ids[0]]]}, format="json"
-    )  # noqa: E501
+    )
     wrong_type = client.post(
         "/api/judgements/", {"item": item.pk, "ranking": "best"}, format="json"
-    )  # noqa: E501
+    )
 
     assert missing.status_code == 400 and "ranking" in missing.json()["error"]["details"]
     assert wrong_type.status_code == 400 and "ranking" in wrong_type.json()["error"]["details"]
