@@ -1,0 +1,114 @@
+"""Engine fixtures: the tiny model, built once per session, and JSONL files as the API exports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from training.engine import build_tiny_model
+
+QUESTIONS = [
+    "Why is the sky blue?",
+    "How do I boil an egg?",
+    "What is the capital of France?",
+    "Give me three tips for sleeping better.",
+    "What is 12 times 7?",
+    "Explain recursion to a child.",
+    "Which is heavier, a kilogram of feathers or a kilogram of iron?",
+    "Please list the planets in order from the sun.",
+]
+GOOD = [
+    "Air scatters short blue waves more than red ones, so blue light reaches us from every side.",
+    "Cover the egg with cold water, bring it to a boil, then simmer for nine minutes.",
+    "The capital of France is Paris.",
+    "Keep a regular bedtime, a dark room, and no screens an hour before sleep.",
+    "Twelve times seven is 84.",
+    "Think of nesting dolls: you open each one until you reach the smallest.",
+    "They weigh the same: one kilogram is one kilogram.",
+    "Mercury, Venus, Earth, Mars, Jupiter, Saturn, Uranus and Neptune.",
+]
+BAD = [
+    "No idea.",
+    "Eggs are eggs.",
+    "Probably London, or somewhere.",
+    "Just sleep.",
+    "About 90, I guess.",
+    "Recursion is recursion.",
+    "Iron, obviously.",
+    "There are lots of planets.",
+]
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def preference_rows(n: int = 16, *, conversational: bool = True) -> list[dict[str, object]]:
+    """Rows as the API exports them: explicit prompt, chosen and rejected."""
+    rows: list[dict[str, object]] = []
+    for i in range(n):
+        q, good, bad = QUESTIONS[i % 8], GOOD[i % 8], BAD[i % 8]
+        if conversational:
+            rows.append(
+                {
+                    "prompt": [{"role": "user", "content": q}],
+                    "chosen": [{"role": "assistant", "content": good}],
+                    "rejected": [{"role": "assistant", "content": bad}],
+                }
+            )
+        else:
+            rows.append({"prompt": q, "chosen": " " + good, "rejected": " " + bad})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def reward_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reward model trained a few steps on the tiny model (judge for online RL and win rates)."""
+    from training.engine import train
+
+    tmp = tmp_path_factory.mktemp("reward")
+    data = write_jsonl(tmp / "pairs.jsonl", preference_rows(16))
+    config = {**FAST, "max_steps": 8, "eval_fraction": 0.0}
+    return train(
+        "reward", data=data, base=str(tiny_model), out=tmp / "run", config=config
+    ).model_dir
+
+
+@pytest.fixture
+def pairs_file(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "pairs.jsonl", preference_rows())
+
+
+FAST: dict[str, object] = {
+    "max_steps": 4,
+    "save_steps": 2,
+    "logging_steps": 1,
+    "learning_rate": 1e-3,
+    "per_device_train_batch_size": 4,
+    "eval_fraction": 0.25,
+}
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def weights_changed(before: Path, after: Path, name: str) -> bool:
+    """Whether tensor `name` differs between two saved models (safetensors files)."""
+    import torch
+    from safetensors.torch import load_file
+
+    old = load_file(str(before / "model.safetensors"))[name]
+    new = load_file(str(after / "model.safetensors"))[name]
+    return not torch.equal(old, new)

@@ -1,0 +1,169 @@
+"""Reading and checking the JSONL files the API exports, before any model is loaded.
+
+Each method names the columns it needs; a row that lacks one, or holds the wrong type, is refused
+with its line number, so a job fails in a second with a message a user can act on instead of deep
+inside TRL. Only the columns the method uses are kept (an export may carry ids or metadata).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.engine.errors import DataError
+
+# column -> kind; kinds: "text" (a string or a list of {role, content} messages), "bool", "number".
+REQUIRED: dict[str, dict[str, str]] = {
+    "reward": {"chosen": "text", "rejected": "text"},
+    "dpo": {"chosen": "text", "rejected": "text"},
+    "kto": {"prompt": "text", "completion": "text", "label": "bool"},
+    "ppo": {"prompt": "text"},
+    "grpo": {"prompt": "text"},
+    "rloo": {"prompt": "text"},
+}
+OPTIONAL: dict[str, dict[str, str]] = {
+    "reward": {"prompt": "text", "margin": "number"},
+    "dpo": {"prompt": "text"},
+}
+EXAMPLES = {
+    "reward": '{"prompt": "...", "chosen": "...", "rejected": "..."}',
+    "dpo": '{"prompt": "...", "chosen": "...", "rejected": "..."}',
+    "kto": '{"prompt": "...", "completion": "...", "label": true}',
+    "ppo": '{"prompt": "..."}',
+    "grpo": '{"prompt": "..."}',
+    "rloo": '{"prompt": "..."}',
+}
+
+
+@dataclass
+class DataFile:
+    """The rows of a checked data file, with what its lineage needs."""
+
+    path: Path
+    sha256: str
+    rows: list[dict[str, Any]]
+    conversational: bool
+
+
+def _is_messages(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in value
+        )
+    )
+
+
+def _check_value(where: str, column: str, kind: str, value: object) -> None:
+    if kind == "text":
+        if isinstance(value, str):
+            if not value.strip():
+                raise DataError(f"{where}: column '{column}' is empty")
+            return
+        if _is_messages(value):
+            return
+        raise DataError(
+            f"{where}: column '{column}' must be a string or a list of "
+            f'{{"role", "content"}} messages, got {type(value).__name__}'
+        )
+    if kind == "bool" and not isinstance(value, bool):
+        raise DataError(f"{where}: column '{column}' must be true or false, got {value!r}")
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise DataError(f"{where}: column '{column}' must be a number, got {value!r}")
+
+
+def data_read(path: str | Path, method: str) -> DataFile:
+    """Read and check `path` for `method`; DataError names the file, line and column at fault."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist")
+    raw = path.read_bytes()
+    sha256 = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    if text.lstrip().startswith("["):
+        raise DataError(
+            f"{path.name} is a JSON array; the engine reads JSON Lines: one object per line, "
+            f"e.g. {EXAMPLES[method]}"
+        )
+    required = REQUIRED[method]
+    optional = OPTIONAL.get(method, {})
+    rows: list[dict[str, Any]] = []
+    styles: set[bool] = set()
+    optional_seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object like {EXAMPLES[method]}")
+        missing = [c for c in required if c not in obj]
+        if missing:
+            raise DataError(
+                f"{where}: missing column {', '.join(repr(c) for c in missing)} "
+                f"(a {method} row looks like {EXAMPLES[method]})"
+            )
+        row: dict[str, Any] = {}
+        for column, kind in {**required, **optional}.items():
+            if column not in obj:
+                continue
+            _check_value(where, column, kind, obj[column])
+            if kind == "text":
+                styles.add(isinstance(obj[column], list))
+            if column in optional:
+                optional_seen[column] = optional_seen.get(column, 0) + 1
+            row[column] = obj[column]
+        if len(styles) > 1:
+            raise DataError(
+                f"{where}: mixes plain strings and message lists; use one form for every column"
+            )
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path.name} has no rows")
+    for column, count in optional_seen.items():
+        if count != len(rows):
+            raise DataError(
+                f"{path.name}: column '{column}' is present in {count} of {len(rows)} rows; "
+                "give it in every row or in none"
+            )
+    if method == "kto" and len({row["label"] for row in rows}) < 2:
+        raise DataError(f"{path.name}: KTO needs rows labelled both true and false")
+    return DataFile(path=path, sha256=sha256, rows=rows, conversational=styles == {True})
+
+
+def data_split(
+    rows: list[dict[str, Any]], *, eval_fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Shuffle with `seed` and hold out `eval_fraction` of the rows (at least one, leaving one)."""
+    if eval_fraction <= 0 or len(rows) < 2:
+        return list(rows), []
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(len(rows) - 1, max(1, round(len(rows) * eval_fraction)))
+    held = set(order[:n_eval])
+    train = [rows[i] for i in range(len(rows)) if i not in held]
+    evaluation = [rows[i] for i in range(len(rows)) if i in held]
+    return train, evaluation
+
+
+def prompt_messages(prompt: str | list[dict[str, str]]) -> list[dict[str, str]]:
+    """A prompt as a message list (a plain string becomes one user turn)."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    return prompt

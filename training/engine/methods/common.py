@@ -1,0 +1,91 @@
+"""Loading helpers the methods share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training.engine.errors import ModelNotFoundError
+
+
+def tokenizer_load(name: str) -> Any:
+    """The base model's tokenizer, with a pad token (the EOS token when it has none)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot load a tokenizer from {name}: {exc}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def causal_lm_load(name: str, tokenizer: Any) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(
+            f"cannot load a causal language model from {name}: {exc}"
+        ) from None
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def score_model_load(name: str, tokenizer: Any) -> Any:
+    """A sequence classifier with one output: a reward model (or a value model for PPO)."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(name, num_labels=1)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot load a reward model from {name}: {exc}") from None
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def dataset(rows: list[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list(rows)
+
+
+def heldout_reward(
+    rows: list[dict[str, Any]],
+    *,
+    policy: Any,
+    tokenizer: Any,
+    reward_model: Any,
+    reward_tokenizer: Any,
+    max_new_tokens: int,
+    seed: int,
+) -> dict[str, float]:
+    """Mean reward-model score of one sampled answer per held-out prompt (online methods)."""
+    if not rows:
+        return {}
+    from training.engine.config import GenerateConfig
+    from training.engine.data import prompt_messages
+    from training.engine.evaluate import scores
+    from training.engine.generate import chat_text, sample
+
+    prompts = [prompt_messages(row["prompt"]) for row in rows]
+    was_training = policy.training
+    policy.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    config = GenerateConfig(num_return_sequences=1, max_new_tokens=max_new_tokens, seed=seed)
+    answers = sample(policy, tokenizer, prompts, config)
+    tokenizer.padding_side = side
+    policy.train(was_training)
+    reward_tokenizer.padding_side = "right"
+    texts = [
+        chat_text(
+            reward_tokenizer,
+            [*prompt, {"role": "assistant", "content": group[0]}],
+            add_generation_prompt=False,
+        )
+        for prompt, group in zip(prompts, answers, strict=True)
+    ]
+    values = scores(reward_model.eval(), reward_tokenizer, texts)
+    return {"eval_reward": sum(values) / len(values), "eval_prompts": float(len(values))}

@@ -1,0 +1,114 @@
+"""GRPO and RLOO (TRL's maintained online RL) with the trained reward model as the reward function.
+
+The policy samples `num_generations` completions per prompt; the reward model scores them; the
+group's relative scores are the advantages. Prompts longer than `max_length` tokens are dropped and
+counted (TRL would otherwise spend the whole context on them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from training.engine.config import GRPOConfig, RLOOConfig, _OnlineConfig
+from training.engine.data import prompt_messages
+from training.engine.errors import DataError
+from training.engine.generate import chat_text
+from training.engine.methods import MethodResult
+from training.engine.methods.common import (
+    causal_lm_load,
+    dataset,
+    heldout_reward,
+    score_model_load,
+    tokenizer_load,
+)
+from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_model
+
+
+def prompts_within(run: Run, tokenizer: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prompt rows as message lists that fit in max_length tokens."""
+    kept = []
+    for row in rows:
+        messages = prompt_messages(row["prompt"])
+        text = chat_text(tokenizer, messages, add_generation_prompt=True)
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= run.config.max_length:
+            kept.append({"prompt": messages})
+    return kept
+
+
+def _online_train(run: Run, *, rloo: bool) -> MethodResult:
+    config = cast(_OnlineConfig, run.config)
+    tokenizer = tokenizer_load(run.base)
+    tokenizer.padding_side = "left"
+    train_rows = prompts_within(run, tokenizer, run.train_rows)
+    eval_rows = prompts_within(run, tokenizer, run.eval_rows)
+    dropped = {
+        "train": len(run.train_rows) - len(train_rows),
+        "eval": len(run.eval_rows) - len(eval_rows),
+        "max_length": config.max_length,
+    }
+    run.extra["dropped_rows"] = dropped
+    if not train_rows:
+        raise DataError(f"every prompt is longer than max_length={config.max_length} tokens")
+    assert run.reward_model is not None
+    reward_tokenizer = tokenizer_load(run.reward_model)
+    reward_model = score_model_load(run.reward_model, reward_tokenizer)
+    model = causal_lm_load(run.base, tokenizer)
+    shared = {
+        **common_args(run),
+        "num_generations": config.num_generations,
+        "max_completion_length": config.max_completion_length,
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "beta": config.beta,
+        "log_completions": False,
+    }
+    callback = engine_callback(run)
+    trainer_kwargs = {
+        "model": model,
+        "reward_funcs": reward_model,
+        "train_dataset": dataset(train_rows),
+        "processing_class": tokenizer,
+        "reward_processing_classes": reward_tokenizer,
+        "peft_config": lora_config(config, task_type="CAUSAL_LM"),
+        "callbacks": [callback],
+    }
+    trainer: Any
+    if rloo:
+        from trl import RLOOConfig as TRLRLOOConfig
+        from trl import RLOOTrainer
+
+        trainer = RLOOTrainer(args=TRLRLOOConfig(**shared), **trainer_kwargs)
+    else:
+        from trl import GRPOConfig as TRLGRPOConfig
+        from trl import GRPOTrainer
+
+        trainer = GRPOTrainer(args=TRLGRPOConfig(**shared), **trainer_kwargs)
+    steps, cancelled = fit(run, trainer, callback)
+    metrics = dict(callback.last_metrics)
+    metrics["dropped_rows"] = float(dropped["train"] + dropped["eval"])
+    if cancelled:
+        return MethodResult(steps=steps, cancelled=True, metrics=metrics)
+    metrics.update(
+        heldout_reward(
+            eval_rows,
+            policy=trainer.model,
+            tokenizer=tokenizer,
+            reward_model=reward_model,
+            reward_tokenizer=reward_tokenizer,
+            max_new_tokens=config.max_completion_length,
+            seed=config.seed,
+        )
+    )
+    if trainer.is_world_process_zero():
+        save_model(run, trainer.model, tokenizer)
+    return MethodResult(steps=steps, cancelled=cancelled, metrics=metrics)
+
+
+def grpo_train(run: Run) -> MethodResult:
+    cast(GRPOConfig, run.config)
+    return _online_train(run, rloo=False)
+
+
+def rloo_train(run: Run) -> MethodResult:
+    cast(RLOOConfig, run.config)
+    return _online_train(run, rloo=True)

@@ -1,0 +1,95 @@
+"""`train`: validate everything, then run one method into an output directory."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+
+from training.engine.config import TrainConfig, config_coerce
+from training.engine.data import data_read, data_split
+from training.engine.errors import ConfigError, EngineError
+from training.engine.results import Hooks, Progress, TrainResult
+
+NEEDS_REWARD_MODEL = ("ppo", "grpo", "rloo")
+# method -> (module under training.engine.methods, entry function)
+ENTRIES = {
+    "reward": ("reward", "reward_train"),
+    "dpo": ("dpo", "dpo_train"),
+    "kto": ("kto", "kto_train"),
+    "ppo": ("ppo", "ppo_train"),
+    "grpo": ("online", "grpo_train"),
+    "rloo": ("online", "rloo_train"),
+}
+
+
+def train(
+    method: str,
+    *,
+    data: str | Path,
+    base: str,
+    out: str | Path,
+    config: TrainConfig | Mapping[str, object] | None = None,
+    reward_model: str | None = None,
+    hooks: Hooks | None = None,
+) -> TrainResult:
+    """Train `method` on the JSONL file `data` from `base` (hub id or local dir) into `out`.
+
+    Checkpoints go to out/checkpoints every save_steps; if one exists there, training resumes from
+    the last one. `reward_model` (a reward model directory) is required for ppo, grpo and rloo.
+    Everything (config, data, model paths) is validated before any model is loaded for training.
+    """
+    from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
+
+    cfg = config_coerce(method, config)
+    data_file = data_read(data, method)
+    model_check(str(base), what="base model")
+    if method in NEEDS_REWARD_MODEL:
+        if not reward_model:
+            raise ConfigError(f"{method} needs a trained reward model", field="reward_model")
+        model_check(str(reward_model), what="reward model")
+    elif reward_model:
+        raise ConfigError(f"{method} does not use a reward model", field="reward_model")
+    train_rows, eval_rows = data_split(
+        data_file.rows, eval_fraction=cfg.eval_fraction, seed=cfg.seed
+    )
+    libraries_quiet()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EngineError(f"output path {out} is a file, not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    run = Run(
+        method=method,
+        config=cfg,
+        data=data_file,
+        train_rows=train_rows,
+        eval_rows=eval_rows,
+        base=str(base),
+        out=out,
+        hooks=hooks or Hooks(),
+        reward_model=str(reward_model) if reward_model else None,
+    )
+    run.log(
+        f"training {method} from {base} on {data_file.path.name} "
+        f"({len(train_rows)} train / {len(eval_rows)} held-out rows) into {out}"
+    )
+    module_name, entry = ENTRIES[method]
+    module = importlib.import_module(f"training.engine.methods.{module_name}")
+    outcome = getattr(module, entry)(run)
+    card = card_build(
+        run, metrics=outcome.metrics, steps=outcome.steps, cancelled=outcome.cancelled
+    )
+    if not outcome.cancelled and run.model_dir.is_dir():
+        card_write(run, card)
+    if run.hooks.on_progress is not None:
+        run.hooks.on_progress(
+            Progress(step=outcome.steps, total_steps=outcome.steps, metrics=outcome.metrics)
+        )
+    run.log(f"{'cancelled' if outcome.cancelled else 'finished'} after {outcome.steps} steps")
+    return TrainResult(
+        model_dir=run.model_dir,
+        metrics=outcome.metrics,
+        steps=outcome.steps,
+        cancelled=outcome.cancelled,
+        card=card,
+    )
