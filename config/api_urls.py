@@ -3,6 +3,7 @@ and its offline docs, and a JSON 404 for anything else."""
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.api import TokenView, error_body
@@ -10,6 +11,7 @@ from feedback.api import views as feedback
 from training import api as training
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse(error_body("not_found", f"No API endpoint /api/{rest}."), status=404)
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound, ValidationError
+from feedback.api.serializers import page_of
 from feedback.api.views import NewestFirst, _project_with_role, _user
 from feedback.selectors import EXPORTING_ROLES
 from training.models import DatasetSnapshot
@@ -50,6 +51,9 @@ class SnapshotSerializer(serializers.ModelSerializer[DatasetSnapshot]):
         return bool(snapshot.parquet_path)
 
 
+SnapshotPage = page_of(SnapshotSerializer, "SnapshotPage")
+
+
 class SnapshotCreateInput(serializers.Serializer[Any]):
     """The export parameters (see GET /api/projects/{slug}/export/), as a JSON object."""
 
@@ -70,9 +74,7 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
 
 
 class SnapshotListView(APIView):
-    @extend_schema(
-        summary="Snapshots of a project, newest first", responses=SnapshotSerializer(many=True)
-    )
+    @extend_schema(summary="Snapshots of a project, newest first", responses=SnapshotPage)
     def get(self, request: Request, slug: str) -> Response:
         user = _user(request)
         project = _project_with_role(request, slug, EXPORTING_ROLES)

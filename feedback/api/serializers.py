@@ -211,3 +211,19 @@ class AssignmentSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
     item = ItemSerializer()
+
+
+def page_of(
+    child: type[serializers.Serializer[Any]], name: str
+) -> type[serializers.Serializer[Any]]:
+    """The schema of a cursor page of ``child`` (for the OpenAPI document)."""
+    fields = {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null."),
+        "results": child(many=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+ItemPage = page_of(ItemSerializer, "ItemPage")
+JudgementPage = page_of(JudgementSerializer, "JudgementPage")

@@ -215,7 +215,7 @@ class ItemListView(APIView):
             ),
             OpenApiParameter("page_size", int, description="1 to 1000 (default 100)."),
         ],
-        responses=s.ItemSerializer(many=True),
+        responses=s.ItemPage,
     )
     def get(self, request: Request, slug: str) -> ApiResponse:
         project = project_get_for_user(user=_user(request), slug=slug)
@@ -384,7 +384,7 @@ class ProjectJudgementListView(APIView):
             ),
             OpenApiParameter("cursor", str, description="From a previous page's links."),
         ],
-        responses=s.JudgementSerializer(many=True),
+        responses=s.JudgementPage,
     )
     def get(self, request: Request, slug: str) -> ApiResponse:
         user = _user(request)
