@@ -175,13 +175,13 @@ def test_snapshot_api_writes_lists_gets_and_downloads(
     got = client.get(f"/api/projects/alpha/snapshots/{snapshot['id']}/").json()
     download = client.get(f"/api/projects/alpha/snapshots/{snapshot['id']}/download/")
     parquet = client.get(f"/api/projects/alpha/snapshots/{snapshot['id']}/download/?kind=parquet")
-    body = b"".join(download.streaming_content)
+    body = body_of(download)
 
     assert [s["id"] for s in listed["results"]] == [snapshot["id"]]
     assert got["sha256"] == snapshot["sha256"] == hashlib.sha256(body).hexdigest()
     assert download["X-Content-SHA256"] == snapshot["sha256"]
     assert got["row_count"] == len(body.splitlines()) == 2
-    assert parquet.status_code == 200 and b"".join(parquet.streaming_content)[:4] == b"PAR1"
+    assert parquet.status_code == 200 and body_of(parquet)[:4] == b"PAR1"
 
 
 def test_snapshot_with_bad_or_empty_parameters_is_refused(

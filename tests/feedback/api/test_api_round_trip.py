@@ -28,7 +28,7 @@ def upload(world: World, path: Path, fmt: str) -> dict[str, Any]:
 
 
 def exported_pairs(world: World, **query: str) -> Counter[Pair]:
-    answer = client_for(world.exporter_a).get(
+    answer: Any = client_for(world.exporter_a).get(
         "/api/projects/alpha/export/",
         {"format": "trl-conversational", "source": "imported", **query},
     )
