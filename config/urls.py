@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from core.views import token_page
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("config.api_urls")),
+    path("account/token/", token_page, name="api-token-page"),
     path("", include("feedback.urls")),
     path("", include("training.urls")),
 ]

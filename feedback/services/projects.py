@@ -52,3 +52,8 @@ def membership_set(*, project: Project, user: User, role: str) -> Membership:
         project=project, user=user, defaults={"role": role}
     )
     return membership
+
+
+def membership_remove(*, membership: Membership) -> None:
+    """Take a member out of a project. Their judgements stay (and still export)."""
+    membership.delete()

@@ -260,7 +260,8 @@ def test_download_streams_the_model_files_as_a_zip(world: dict[str, Any]) -> Non
     response = client_for(world["admin"]).get(f"/api/models/{version.pk}/download/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)  # type: ignore[attr-defined]))
+    body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    archive = zipfile.ZipFile(io.BytesIO(body))
     names = archive.namelist()
     assert "loop-reward-v1/config.json" in names
     original = (Path(base_model()) / "model.safetensors").read_bytes()

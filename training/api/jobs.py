@@ -10,12 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound, PermissionDenied, ValidationError
+from feedback.api.views import NewestFirst
 from feedback.models import Project
 from training.artifacts import artifact_absolute, directory_zip_stream
 from training.models import DatasetSnapshot, JobKind, ModelVersion, RetrainPolicy, RetrainRun
@@ -44,11 +44,6 @@ from training.services import (
     retrain_policy_save,
 )
 from training.services.jobs import job_config_defaults, job_config_schema
-
-
-class NewestFirst(CursorPagination):
-    ordering = "-id"
-    page_size = 50
 
 
 def _scoped_version(project: Project, version_id: int | None, field: str) -> ModelVersion | None:

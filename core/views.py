@@ -1,0 +1,33 @@
+"""Pages that every app shares: the API token page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from core.tokens import token_exists, token_issue, token_revoke
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_page(request: HttpRequest) -> HttpResponse:
+    """Show whether the user has an API token; issue (rotate) or revoke it.
+
+    A new token is shown once, in the answer to the POST that made it, and never again.
+    """
+    user = request.user
+    assert isinstance(user, User)
+    new_token = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            token_revoke(user=user)
+            messages.success(request, "Your API token was revoked.")
+            return redirect("api-token-page")
+        new_token = token_issue(user=user)
+    return render(
+        request,
+        "core/token.html",
+        {"has_token": token_exists(user=user), "new_token": new_token},
+    )

@@ -1,0 +1,1 @@
+"""REST API of the feedback app (``views``: the doors; ``serializers``: the shapes)."""

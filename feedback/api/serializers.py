@@ -1,0 +1,229 @@
+"""Shapes of the feedback API: output serializers for reading, input serializers that only
+check types (the services check the rules)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from feedback.models import Item, Judgement, Membership, Project, Response
+from feedback.services.imports import IMPORT_FORMATS
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    role = serializers.SerializerMethodField(
+        help_text="Your role in the project (admin, exporter, annotator); 'staff' for staff."
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "guidelines",
+            "mode",
+            "overlap",
+            "ask_ratings",
+            "rating_scale",
+            "rationale",
+            "lease_minutes",
+            "order",
+            "responses_per_item",
+            "created_at",
+            "role",
+        ]
+        read_only_fields = fields
+
+    def get_role(self, project: Project) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(project.pk)
+
+
+class ProjectCreateInput(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    guidelines = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    mode = serializers.ChoiceField(choices=Project.Mode.choices, required=False)
+    overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    ask_ratings = serializers.BooleanField(required=False)
+    rating_scale = serializers.IntegerField(min_value=2, max_value=100, required=False)
+    rationale = serializers.ChoiceField(choices=Project.Rationale.choices, required=False)
+    lease_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
+    order = serializers.ChoiceField(choices=Project.Order.choices, required=False)
+    responses_per_item = serializers.IntegerField(min_value=2, max_value=20, required=False)
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    username = serializers.CharField(source="user.username", read_only=True)
+    user_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberSetInput(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class ResponseSerializer(serializers.ModelSerializer[Response]):
+    class Meta:
+        model = Response
+        fields = ["id", "position", "content", "source", "model_name", "metadata", "created_at"]
+        read_only_fields = fields
+
+
+class MessageSerializer(serializers.Serializer[Any]):
+    role = serializers.CharField()
+    content = serializers.CharField()
+
+
+class ItemSerializer(serializers.ModelSerializer[Item]):
+    messages = MessageSerializer(many=True, read_only=True)
+    responses = ResponseSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Item
+        fields = [
+            "id",
+            "external_id",
+            "messages",
+            "metadata",
+            "judgement_count",
+            "responses",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class NativeResponseInput(serializers.Serializer[Any]):
+    content = serializers.CharField(trim_whitespace=False)
+    model = serializers.CharField(required=False, max_length=255)
+    metadata = serializers.DictField(required=False)
+
+
+class ItemCreateInput(serializers.Serializer[Any]):
+    """One item in the native import format (see ``feedback/importers/native.py``)."""
+
+    external_id = serializers.CharField(required=False, max_length=255)
+    prompt = serializers.CharField(required=False, trim_whitespace=False)
+    messages = MessageSerializer(many=True, required=False)
+    responses = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=2,
+        help_text='Strings, or objects {"content", "model"?, "metadata"?}.',
+    )
+    ranking = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0)),
+        required=False,
+        help_text="Groups of indexes into responses, best first; a group of several is a tie.",
+    )
+    metadata = serializers.DictField(required=False)
+
+
+class ItemsCreateInput(serializers.Serializer[Any]):
+    items = ItemCreateInput(many=True, allow_empty=False)
+    source_name = serializers.CharField(required=False, max_length=100)
+
+
+class ImportInput(serializers.Serializer[Any]):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=IMPORT_FORMATS)
+    source_name = serializers.CharField(required=False, max_length=100)
+
+
+class ImportResultSerializer(serializers.Serializer[Any]):
+    items_created = serializers.IntegerField()
+    items_existing = serializers.IntegerField()
+    responses_created = serializers.IntegerField()
+    judgements_created = serializers.IntegerField()
+    rows_read = serializers.IntegerField()
+    rows_skipped = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.DictField())
+
+
+class JudgementSerializer(serializers.ModelSerializer[Judgement]):
+    project = serializers.CharField(source="item.project.slug", read_only=True)
+    annotator = serializers.CharField(source="annotator.username", read_only=True)
+
+    class Meta:
+        model = Judgement
+        fields = [
+            "id",
+            "project",
+            "item",
+            "annotator",
+            "source",
+            "ranking",
+            "both_bad",
+            "ratings",
+            "rationale",
+            "not_rankable",
+            "flag_reason",
+            "shown_order",
+            "time_spent_ms",
+            "version",
+            "is_current",
+            "previous",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class JudgementFieldsInput(serializers.Serializer[Any]):
+    ranking = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        required=False,
+        allow_null=True,
+        help_text="Groups of response ids, best first; a group of several is a tie.",
+    )
+    both_bad = serializers.BooleanField(required=False, default=False)
+    ratings = serializers.DictField(
+        child=serializers.IntegerField(), required=False, allow_null=True
+    )
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20_000
+    )
+    not_rankable = serializers.BooleanField(required=False, default=False)
+    flag_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5_000
+    )
+    shown_order = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_null=True
+    )
+    time_spent_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2_000_000_000
+    )
+
+
+class JudgementSubmitInput(JudgementFieldsInput):
+    item = serializers.IntegerField(min_value=1, help_text="Id of the item judged.")
+
+
+class SkipInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AssignmentSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    item = ItemSerializer()
+
+
+def page_of(
+    child: type[serializers.Serializer[Any]], name: str
+) -> type[serializers.Serializer[Any]]:
+    """The schema of a cursor page of ``child`` (for the OpenAPI document)."""
+    fields = {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null."),
+        "results": child(many=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+ItemPage = page_of(ItemSerializer, "ItemPage")
+JudgementPage = page_of(JudgementSerializer, "JudgementPage")
