@@ -7,6 +7,8 @@ http, https and mailto links. Images are not allowed: a response could otherwise
 the annotator's browser fetch a URL of its choosing.
 """
 
+from functools import lru_cache
+
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
@@ -23,8 +25,11 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
+@lru_cache(maxsize=4096)
 def markdown_render(text: str) -> SafeString:
-    """Render ``text`` (CommonMark plus tables) to HTML that is safe to put in a page."""
+    """Render ``text`` (CommonMark plus tables) to HTML that is safe to put in a page.
+
+    Cached per process: the same response is shown to every annotator of its item."""
     html = _markdown.render(text or "")
     cleaned = nh3.clean(
         html,

@@ -51,8 +51,21 @@ ANNOTATING_ROLES: tuple[str, ...] = (Membership.Role.ANNOTATOR, Membership.Role.
 MANAGING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN,)
 
 
+_ANNOTATOR_CHECKED = "_feedback_checked_annotator_pk"
+
+
+def project_get_for_annotator(*, user: User, slug: str) -> Project:
+    """The project ``slug`` if ``user`` may annotate in it (else NotFound). The instance
+    remembers the answer, so the services' own check costs no second query."""
+    project = project_get_for_user(user=user, slug=slug, roles=ANNOTATING_ROLES)
+    setattr(project, _ANNOTATOR_CHECKED, user.pk)
+    return project
+
+
 def project_may_annotate(*, user: User, project: Project) -> bool:
     """Whether ``user`` may be handed items of ``project`` and judge them."""
+    if user.pk is not None and getattr(project, _ANNOTATOR_CHECKED, None) == user.pk:
+        return True
     return projects_for_user(user=user, roles=ANNOTATING_ROLES).filter(pk=project.pk).exists()
 
 
@@ -70,6 +83,7 @@ def item_get_for_user(*, user: User, project: Project, item_id: int) -> Item:
     )
     if item is None:
         raise NotFound(f"No item {item_id} in project '{project.slug}'.")
+    item.project = project
     return item
 
 

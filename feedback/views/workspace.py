@@ -13,10 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import NotFound, PermissionDenied, ValidationError
 from feedback.models import Project
 from feedback.selectors import (
-    ANNOTATING_ROLES,
     item_get_for_user,
     judgements_for_user,
-    project_get_for_user,
+    project_get_for_annotator,
     project_may_manage,
     project_progress_for_user,
 )
@@ -35,7 +34,7 @@ def _user(request: HttpRequest) -> User:
 
 def _project_page(request: HttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_user(user=_user(request), slug=slug, roles=ANNOTATING_ROLES)
+        return project_get_for_annotator(user=_user(request), slug=slug)
     except NotFound as error:
         raise Http404(error.message) from error
 
@@ -88,7 +87,7 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
 @json_view
 def next_item(request: HttpRequest, slug: str) -> HttpResponse:
     """JSON: the annotator's next item, with its HTML for the page to swap in."""
-    project = project_get_for_user(user=_user(request), slug=slug, roles=ANNOTATING_ROLES)
+    project = project_get_for_annotator(user=_user(request), slug=slug)
     lease = assignment_next(project=project, user=_user(request))
     if lease is None:
         html = render_to_string("feedback/_done.html", {"project": project}, request=request)
@@ -108,7 +107,7 @@ def next_item(request: HttpRequest, slug: str) -> HttpResponse:
 @json_view
 def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """JSON: submit (or change) the annotator's judgement of one item."""
-    project = project_get_for_user(user=_user(request), slug=slug, roles=ANNOTATING_ROLES)
+    project = project_get_for_annotator(user=_user(request), slug=slug)
     item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
     data = json_body(request)
     judgement = judgement_submit(
@@ -133,7 +132,7 @@ def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpRespons
 @json_view
 def skip_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """JSON: give the item back, with an optional reason."""
-    project = project_get_for_user(user=_user(request), slug=slug, roles=ANNOTATING_ROLES)
+    project = project_get_for_annotator(user=_user(request), slug=slug)
     item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
     data = json_body(request)
     skip = assignment_skip(
