@@ -84,7 +84,6 @@ def _candidates(*, project: Project, user: User, now: datetime) -> QuerySet[Item
         .filter(~Exists(judged), ~Exists(closed))
         .alias(leases=Subquery(live_leases))
         .filter(Q(leases__isnull=True) | Q(leases__lt=project.overlap - F("judgement_count")))
-        .only("pk", "judgement_count")
     )
 
 
@@ -117,15 +116,23 @@ def assignment_next(
     annotator_check(project=project, user=user)
     with transaction.atomic():
         annotator_lock(project=project, user=user)
-        mine = Assignment.objects.filter(
-            annotator=user, item__project=project, status=Assignment.Status.ACTIVE
+        mine = list(
+            Assignment.objects.filter(
+                annotator=user, item__project=project, status=Assignment.Status.ACTIVE
+            )
+            .select_related("item")
+            .order_by("expires_at", "pk")
         )
-        # Leases that ran out go back to the pool (others already ignore them by the clock).
-        mine.filter(expires_at__lte=now).update(
-            status=Assignment.Status.EXPIRED, updated_at=timezone.now()
-        )
-        held = mine.select_related("item").order_by("expires_at", "pk").first()
+        ran_out = [lease.pk for lease in mine if lease.expires_at <= now]
+        if ran_out:
+            # Back to the pool (others already ignore them by the clock); marked so that
+            # this annotator may be offered the item again under the one-active rule.
+            Assignment.objects.filter(pk__in=ran_out).update(
+                status=Assignment.Status.EXPIRED, updated_at=timezone.now()
+            )
+        held = next((lease for lease in mine if lease.expires_at > now), None)
         if held is not None:
+            held.item.project = project
             return held
 
         checked: list[int] = []
@@ -144,8 +151,9 @@ def assignment_next(
             )
             for item in batch:
                 if item.judgement_count + leased.get(item.pk, 0) < project.overlap:
+                    item.project = project
                     return Assignment.objects.create(
-                        item_id=item.pk,
+                        item=item,
                         annotator=user,
                         expires_at=now + timedelta(minutes=project.lease_minutes),
                     )
