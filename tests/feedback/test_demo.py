@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from pytest_django import Settings
 
 from feedback.management.supervisor import Child, children_run
 from feedback.models import Item, Judgement, Membership, Project, Response
@@ -57,6 +58,14 @@ def test_load_demo_creates_projects_accounts_and_is_idempotent() -> None:
         ("carol", "annotator"),
     }
     assert "demo only" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_load_demo_refuses_in_production(settings: Settings) -> None:
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refusing in production"):
+        call_command("load_demo", stdout=StringIO())
+    assert not User.objects.filter(username="admin").exists()
 
 
 def test_when_one_child_dies_the_others_are_stopped() -> None:
