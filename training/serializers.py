@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from training.models import JobKind, ModelVersion, RetrainPolicy, TrainingJob
+from training.models import JobKind, ModelVersion, RetrainPolicy, RetrainRun, TrainingJob
 
 
 def _version_ref(version: ModelVersion | None) -> dict[str, Any] | None:
@@ -106,6 +106,44 @@ class JobSerializer(serializers.ModelSerializer):
         return job.log_tail.splitlines()[-int(self.context.get("log_lines", 50)) :]
 
 
+class JobDetailSerializer(JobSerializer):
+    metrics = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "metrics"]
+
+    def get_metrics(self, job: TrainingJob) -> dict[str, list[list[float]]]:
+        """Curves: {metric name: [[step, value], ...]} in step order."""
+        from training.selectors import job_metric_series
+
+        return job_metric_series(job=job)
+
+
+class RetrainRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RetrainRun
+        fields = [
+            "id",
+            "status",
+            "stage",
+            "launched_by",
+            "new_judgements",
+            "snapshot",
+            "reward_version",
+            "policy_version",
+            "win_rate",
+            "timings",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class RetrainCheckSerializer(serializers.Serializer):
+    started = serializers.BooleanField()
+    run = RetrainRunSerializer(allow_null=True)
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug")
     label = serializers.CharField()  # type: ignore[assignment]
@@ -143,6 +181,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 class RetrainPolicySerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug", read_only=True)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null until the policy is first saved."
+    )
 
     class Meta:
         model = RetrainPolicy
@@ -162,4 +203,3 @@ class RetrainPolicySerializer(serializers.ModelSerializer):
             "generate_config",
             "updated_at",
         ]
-        read_only_fields = ["updated_at"]

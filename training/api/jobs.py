@@ -9,19 +9,21 @@ from typing import Any
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound, PermissionDenied, ValidationError
+from feedback.api.serializers import page_of
 from feedback.api.views import NewestFirst
 from feedback.models import Project
 from training.artifacts import artifact_absolute, directory_zip_stream
-from training.models import DatasetSnapshot, JobKind, ModelVersion, RetrainPolicy, RetrainRun
+from training.models import DatasetSnapshot, JobKind, ModelVersion, RetrainPolicy
 from training.selectors import (
     job_get_for_user,
-    job_metric_series,
     jobs_for_user,
     model_get_for_user,
     models_for_user,
@@ -29,9 +31,12 @@ from training.selectors import (
 )
 from training.serializers import (
     JobCreateInput,
+    JobDetailSerializer,
     JobSerializer,
     ModelVersionSerializer,
+    RetrainCheckSerializer,
     RetrainPolicySerializer,
+    RetrainRunSerializer,
     RollbackInput,
 )
 from training.services import (
@@ -59,6 +64,16 @@ def _scoped_version(project: Project, version_id: int | None, field: str) -> Mod
 
 
 class JobListCreate(APIView):
+    @extend_schema(
+        summary="Training jobs of the projects you administer, newest first",
+        operation_id="jobs_list",
+        parameters=[
+            OpenApiParameter("project", str, description="Only this project (slug)."),
+            OpenApiParameter("status", str, description="Only jobs with this status."),
+            OpenApiParameter("kind", str, description="Only jobs of this kind."),
+        ],
+        responses=page_of(JobSerializer, "JobPage"),
+    )
     def get(self, request: Request) -> Response:
         jobs = jobs_for_user(user=request.user).select_related(
             "project",
@@ -79,6 +94,15 @@ class JobListCreate(APIView):
         data = JobSerializer(page, many=True, context={"log_lines": 0}).data
         return paginator.get_paginated_response(data)
 
+    @extend_schema(
+        summary="Launch a job (project admins, staff)",
+        description=(
+            "Everything is validated before anything is queued: a bad hyperparameter is a 400"
+            " naming `config.<field>`. `snapshot_params` makes a fresh snapshot now."
+        ),
+        request=JobCreateInput,
+        responses={201: JobSerializer},
+    )
     def post(self, request: Request) -> Response:
         payload = JobCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -111,20 +135,27 @@ class JobListCreate(APIView):
 
 
 class JobDetail(APIView):
+    @extend_schema(
+        summary="One job, with progress and metric curves", responses=JobDetailSerializer
+    )
     def get(self, request: Request, job_id: int) -> Response:
         job = job_get_for_user(user=request.user, job_id=job_id)
-        body = dict(JobSerializer(job).data)
-        body["metrics"] = job_metric_series(job=job)
-        return Response(body)
+        return Response(JobDetailSerializer(job).data)
 
 
 class JobCancel(APIView):
+    @extend_schema(
+        summary="Cancel a job (409 once finished)", request=None, responses=JobSerializer
+    )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_cancel(job=job_get_for_user(user=request.user, job_id=job_id))
         return Response(JobSerializer(job).data)
 
 
 class JobRetry(APIView):
+    @extend_schema(
+        summary="Queue a failed or cancelled job again", request=None, responses=JobSerializer
+    )
     def post(self, request: Request, job_id: int) -> Response:
         job = job_retry(job=job_get_for_user(user=request.user, job_id=job_id))
         return Response(JobSerializer(job).data)
@@ -133,6 +164,7 @@ class JobRetry(APIView):
 class JobKinds(APIView):
     """Each job kind with its hyperparameters: defaults and documentation (for forms)."""
 
+    @extend_schema(summary="Job kinds with their hyperparameters", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response(
             {
@@ -147,6 +179,16 @@ class JobKinds(APIView):
 
 
 class ModelList(APIView):
+    @extend_schema(
+        summary="Model versions of the projects you administer, newest first",
+        operation_id="models_list",
+        parameters=[
+            OpenApiParameter("project", str, description="Only this project (slug)."),
+            OpenApiParameter("kind", str, enum=["policy", "reward"]),
+            OpenApiParameter("status", str, enum=["candidate", "promoted", "archived"]),
+        ],
+        responses=page_of(ModelVersionSerializer, "ModelVersionPage"),
+    )
     def get(self, request: Request) -> Response:
         versions = models_for_user(user=request.user).select_related(
             "project", "parent__project", "snapshot"
@@ -162,12 +204,18 @@ class ModelList(APIView):
 
 
 class ModelDetail(APIView):
+    @extend_schema(summary="One model version", responses=ModelVersionSerializer)
     def get(self, request: Request, version_id: int) -> Response:
         version = model_get_for_user(user=request.user, version_id=version_id)
         return Response(ModelVersionSerializer(version).data)
 
 
 class ModelPromote(APIView):
+    @extend_schema(
+        summary="Promote a version (the promoted one of its kind is archived)",
+        request=None,
+        responses=ModelVersionSerializer,
+    )
     def post(self, request: Request, version_id: int) -> Response:
         version = model_promote(
             version=model_get_for_user(user=request.user, version_id=version_id)
@@ -176,6 +224,11 @@ class ModelPromote(APIView):
 
 
 class ModelRollback(APIView):
+    @extend_schema(
+        summary="Promote again the version promoted before the current one",
+        request=RollbackInput,
+        responses=ModelVersionSerializer,
+    )
     def post(self, request: Request) -> Response:
         payload = RollbackInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -187,6 +240,10 @@ class ModelRollback(APIView):
 class ModelDownload(APIView):
     """The version's files (weights, tokenizer, config, card.json) as a streamed zip."""
 
+    @extend_schema(
+        summary="Download a version's files as a zip",
+        responses={(200, "application/zip"): OpenApiResponse(response=OpenApiTypes.BINARY)},
+    )
     def get(self, request: Request, version_id: int) -> StreamingHttpResponse:
         version = model_get_for_user(user=request.user, version_id=version_id)
         root = artifact_absolute(version.artifact_path)
@@ -201,6 +258,7 @@ class ModelDownload(APIView):
 
 
 class RetrainPolicyDetail(APIView):
+    @extend_schema(summary="The project's retrain policy", responses=RetrainPolicySerializer)
     def get(self, request: Request, slug: str) -> Response:
         project = training_project_get(user=request.user, slug=slug)
         policy = RetrainPolicy.objects.filter(project=project).first() or RetrainPolicy(
@@ -208,6 +266,11 @@ class RetrainPolicyDetail(APIView):
         )
         return Response(RetrainPolicySerializer(policy).data)
 
+    @extend_schema(
+        summary="Change the retrain policy (and its beat schedule)",
+        request=RetrainPolicySerializer,
+        responses=RetrainPolicySerializer,
+    )
     def put(self, request: Request, slug: str) -> Response:
         project = training_project_get(user=request.user, slug=slug)
         payload = RetrainPolicySerializer(data=request.data, partial=True)
@@ -219,20 +282,15 @@ class RetrainPolicyDetail(APIView):
 class RetrainCheckNow(APIView):
     """Run the threshold check now instead of waiting for beat."""
 
+    @extend_schema(
+        summary="Check the retrain threshold now",
+        request=None,
+        responses={200: RetrainCheckSerializer, 201: RetrainCheckSerializer},
+    )
     def post(self, request: Request, slug: str) -> Response:
         project = training_project_get(user=request.user, slug=slug)
         run = retrain_check(project=project, launched_by=f"admin:{request.user.get_username()}")
         if run is None:
             return Response({"started": False, "run": None})
-        return Response({"started": True, "run": _run_body(run)}, status=status.HTTP_201_CREATED)
-
-
-def _run_body(run: RetrainRun) -> dict[str, Any]:
-    return {
-        "id": run.pk,
-        "status": run.status,
-        "stage": run.stage,
-        "new_judgements": run.new_judgements,
-        "snapshot": run.snapshot_id,
-        "error": run.error,
-    }
+        body = {"started": True, "run": RetrainRunSerializer(run).data}
+        return Response(body, status=status.HTTP_201_CREATED)
