@@ -35,6 +35,7 @@ migrate: install
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py build_tiny_model
 	$(PY) manage.py run_demo --host $(HOST) --port $(PORT)
 
 services:
