@@ -212,6 +212,16 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema_add_error_responses",
     ],
+    # Several models have a "kind" or a "status": name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "training.models.JobKind",
+        "JobStatusEnum": "training.models.TrainingJob.Status",
+        "ModelVersionKindEnum": "training.models.ModelVersion.Kind",
+        "ModelVersionStatusEnum": "training.models.ModelVersion.Status",
+        "RetrainRunStatusEnum": "training.models.RetrainRun.Status",
+        "RetrainRunStageEnum": "training.models.RetrainRun.Stage",
+        "SnapshotStatusEnum": "training.models.DatasetSnapshot.Status",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------

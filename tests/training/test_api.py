@@ -238,21 +238,32 @@ def test_promote_archives_the_previous_and_rollback_restores_it(world: dict[str,
     assert admin.post(f"/api/models/{second.pk}/promote/").json()["status"] == "promoted"
     first.refresh_from_db()
     assert first.status == "archived"
-    response = admin.post("/api/models/rollback/", {"project": "loop", "kind": "reward"})
+    response = admin.post(
+        "/api/models/rollback/", {"project": "loop", "kind": "reward"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["id"] == first.pk
     second.refresh_from_db()
     assert second.status == "archived"
-    again = admin.post("/api/models/rollback/", {"project": "loop", "kind": "reward"})
+    again = admin.post(
+        "/api/models/rollback/", {"project": "loop", "kind": "reward"}, format="json"
+    )
     assert again.status_code == 409
 
 
 def test_rollback_validates_and_checks_the_role(world: dict[str, Any]) -> None:
     admin = client_for(world["admin"])
-    response = admin.post("/api/models/rollback/", {"project": "loop", "kind": "critic"})
+    response = admin.post(
+        "/api/models/rollback/", {"project": "loop", "kind": "critic"}, format="json"
+    )
     assert response.status_code == 400 and "kind" in response.json()["error"]["details"]
     payload = {"project": "loop", "kind": "policy"}
-    assert admin.post("/api/models/rollback/", payload).status_code == 409
-    assert client_for(world["annotator"]).post("/api/models/rollback/", payload).status_code == 403
+    assert admin.post("/api/models/rollback/", payload, format="json").status_code == 409
+    assert (
+        client_for(world["annotator"])
+        .post("/api/models/rollback/", payload, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_download_streams_the_model_files_as_a_zip(world: dict[str, Any]) -> None:
