@@ -119,7 +119,7 @@ def minilm(
             ids = {}
             for side in ("chosen", "rejected"):
                 ids[f"{side}_ids"] = tokenizer(
-                    prompt, row[side][0]["content"], truncation="only_first", max_length=256
+                    prompt, row[side][0]["content"], truncation="longest_first", max_length=256
                 )["input_ids"]
             out.append(ids)
         return out

@@ -115,7 +115,7 @@ def main() -> None:
             bare, eng = max(rates["bare"]), max(rates["engine"])
             print(
                 f"{method:6s} bare TRL {bare:7.1f} pairs/s  engine {eng:7.1f} pairs/s  "
-                f"bare/engine time ratio {bare / eng:.3f}x  "
+                f"engine time / bare time {bare / eng:.3f}x  "
                 f"(medians {statistics.median(rates['bare']):.1f} / "
                 f"{statistics.median(rates['engine']):.1f})"
             )

@@ -21,6 +21,14 @@ pytestmark = pytest.mark.slow
 LAYER = "model.layers.0.mlp.up_proj.weight"
 
 
+def reloads(model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert AutoTokenizer.from_pretrained(model_dir).chat_template
+    assert model.config.vocab_size == 1024
+
+
 @pytest.fixture
 def prompts_file(tmp_path: Path) -> Path:
     rows: list[dict[str, object]] = [
@@ -45,6 +53,7 @@ def test_kto_trains_from_unpaired_rows(tiny_model: Path, tmp_path: Path) -> None
     assert result.steps == 4 and "eval_loss" in result.metrics
     assert result.card["dataset"]["sha256"] == file_sha256(data)
     assert weights_changed(tiny_model, result.model_dir, LAYER)
+    reloads(result.model_dir)
 
 
 @pytest.mark.parametrize("method", ["grpo", "rloo"])
@@ -67,6 +76,7 @@ def test_online_rl_trains_with_the_reward_model(
     card = json.loads((result.model_dir / "card.json").read_text())
     assert card["reward_model"] == str(reward_model) and card["method"] == method
     assert weights_changed(tiny_model, result.model_dir, LAYER)
+    reloads(result.model_dir)
 
 
 def test_ppo_trains_policy_against_reward_and_value_models(
@@ -86,9 +96,7 @@ def test_ppo_trains_policy_against_reward_and_value_models(
     assert result.steps == 2
     assert {"loss/policy_avg", "loss/value_avg", "eval_reward"} <= set(result.metrics)
     assert weights_changed(tiny_model, result.model_dir, LAYER)
-    from transformers import AutoModelForCausalLM
-
-    AutoModelForCausalLM.from_pretrained(result.model_dir)
+    reloads(result.model_dir)
 
 
 def test_ppo_cancel_stops_after_a_checkpoint(
