@@ -1,11 +1,16 @@
 """Reads of the feedback app. ``projects_for_user`` is the one answer to "may this user
 see this project?": the pages, the API and the admin all scope their querysets by it."""
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from core.errors import NotFound
-from feedback.models import Item, Judgement, Membership, Project
+from feedback.models import Assignment, Item, Judgement, Membership, Project
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -48,8 +53,21 @@ MANAGING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN,)
 EXPORTING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN, Membership.Role.EXPORTER)
 
 
+_ANNOTATOR_CHECKED = "_feedback_checked_annotator_pk"
+
+
+def project_get_for_annotator(*, user: User, slug: str) -> Project:
+    """The project ``slug`` if ``user`` may annotate in it (else NotFound). The instance
+    remembers the answer, so the services' own check costs no second query."""
+    project = project_get_for_user(user=user, slug=slug, roles=ANNOTATING_ROLES)
+    setattr(project, _ANNOTATOR_CHECKED, user.pk)
+    return project
+
+
 def project_may_annotate(*, user: User, project: Project) -> bool:
     """Whether ``user`` may be handed items of ``project`` and judge them."""
+    if user.pk is not None and getattr(project, _ANNOTATOR_CHECKED, None) == user.pk:
+        return True
     return projects_for_user(user=user, roles=ANNOTATING_ROLES).filter(pk=project.pk).exists()
 
 
@@ -67,6 +85,7 @@ def item_get_for_user(*, user: User, project: Project, item_id: int) -> Item:
     )
     if item is None:
         raise NotFound(f"No item {item_id} in project '{project.slug}'.")
+    item.project = project
     return item
 
 
@@ -85,3 +104,92 @@ def judgements_for_user(*, user: User, project: Project | None = None) -> QueryS
     if project is not None:
         visible = visible.filter(item__project=project)
     return visible
+
+
+@dataclass(frozen=True)
+class ProjectProgress:
+    project: Project
+    items_total: int
+    items_complete: int
+    mine_total: int
+    mine_today: int
+
+
+def project_progress_for_user(*, user: User, now: datetime | None = None) -> list[ProjectProgress]:
+    """The projects ``user`` may annotate with how far along each is, and their own share."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    items = Item.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    count = Func(F("pk"), function="COUNT")
+    mine = Judgement.objects.filter(
+        item__project=OuterRef("pk"), annotator_id=user.pk, is_current=True
+    ).order_by()
+    projects = projects_for_user(user=user, roles=ANNOTATING_ROLES).annotate(
+        items_total=Subquery(items.annotate(n=count).values("n")),
+        items_complete=Subquery(
+            items.filter(judgement_count__gte=OuterRef("overlap")).annotate(n=count).values("n")
+        ),
+        mine_total=Subquery(mine.values("annotator").annotate(n=count).values("n")),
+        mine_today=Subquery(
+            mine.filter(created_at__gte=today).values("annotator").annotate(n=count).values("n")
+        ),
+    )
+    return [
+        ProjectProgress(
+            project=p,
+            items_total=p.items_total or 0,
+            items_complete=p.items_complete or 0,
+            mine_total=p.mine_total or 0,
+            mine_today=p.mine_today or 0,
+        )
+        for p in projects
+    ]
+
+
+@dataclass(frozen=True)
+class ProjectDashboard:
+    items_waiting: int
+    items_in_progress: int
+    items_complete: int
+    # (annotator username, day, judgements made that day), newest day first
+    per_annotator_day: list[tuple[str, date, int]]
+    leases_live: list[Assignment]
+    skips: int
+
+
+def project_dashboard(
+    *, project: Project, days: int = 14, now: datetime | None = None
+) -> ProjectDashboard:
+    """Where a project stands: items by state, who judged how much each day, live leases."""
+    now = now or timezone.now()
+    items = Item.objects.filter(project=project)
+    live = Assignment.objects.filter(
+        item__project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now
+    )
+    complete = items.filter(judgement_count__gte=project.overlap).count()
+    started = (
+        items.filter(judgement_count__lt=project.overlap)
+        .filter(Q(judgement_count__gt=0) | Q(pk__in=live.values("item_id")))
+        .count()
+    )
+    total = items.count()
+    since = now - timedelta(days=days)
+    per_day = (
+        Judgement.objects.filter(
+            item__project=project, source=Judgement.Source.HUMAN, created_at__gte=since
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values_list("annotator__username", "day")
+        .annotate(n=Count("pk"))
+        .order_by("-day", "annotator__username")
+    )
+    return ProjectDashboard(
+        items_waiting=total - complete - started,
+        items_in_progress=started,
+        items_complete=complete,
+        per_annotator_day=[(name, day, n) for name, day, n in per_day],
+        leases_live=list(live.select_related("annotator", "item").order_by("expires_at")[:200]),
+        skips=Assignment.objects.filter(
+            item__project=project, status=Assignment.Status.SKIPPED
+        ).count(),
+    )

@@ -1,9 +1,33 @@
-"""Page URLs of the feedback app (the annotator workspace)."""
+"""Page URLs of the feedback app (the annotator workspace).
+
+``/p/<slug>/next/``, ``.../judgement/`` and ``.../skip/`` are the small JSON endpoints
+the workspace script calls; they call the same services as the REST API.
+"""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from feedback.views import dashboard, workspace
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="feedback/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", workspace.home, name="home"),
+    path("p/<slug:slug>/", workspace.annotate, name="annotate"),
+    path("p/<slug:slug>/next/", workspace.next_item, name="next-item"),
+    path("p/<slug:slug>/judgements/", workspace.judgement_list, name="judgements"),
+    path("p/<slug:slug>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("p/<slug:slug>/items/<int:item_id>/", workspace.item_page, name="item"),
+    path(
+        "p/<slug:slug>/items/<int:item_id>/judgement/",
+        workspace.judgement_post,
+        name="judgement-submit",
+    ),
+    path("p/<slug:slug>/items/<int:item_id>/skip/", workspace.skip_post, name="item-skip"),
 ]

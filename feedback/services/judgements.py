@@ -1,13 +1,14 @@
 """Judgements: what a valid ranking is (shared by every door) and recording one."""
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.errors import Conflict, ValidationError
 from feedback.models import Assignment, Item, Judgement, Project
@@ -246,13 +247,11 @@ def judgement_submit(
             .only("pk", "version")
             .first()
         )
-        lease = (
-            Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.ACTIVE)
-            .only("pk", "expires_at", "status")
-            .first()
-        )
+        # The user's lease on the item, if any, is now spent: mark it and read its expiry in
+        # one statement (rolled back with the rest if the judgement is refused).
+        lease_expires = _lease_submit(item=item, user=user)
         if current is None:
-            if lease is None or lease.expires_at <= now:
+            if lease_expires is None or lease_expires <= now:
                 others = (
                     Assignment.objects.filter(lease_live_q(now=now), item=item)
                     .exclude(annotator=user)
@@ -279,7 +278,32 @@ def judgement_submit(
                 previous_id=current.pk,
                 **fields,
             )
-        if lease is not None:
-            lease.status = Assignment.Status.SUBMITTED
-            lease.save(update_fields=["status", "updated_at"])
     return judgement
+
+
+def _lease_submit(*, item: Item, user: User) -> datetime | None:
+    """Mark ``user``'s active lease on ``item`` submitted; return when it expires(d)."""
+    table = Assignment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, updated_at = %s "  # names are ours
+            "WHERE item_id = %s AND annotator_id = %s AND status = %s RETURNING expires_at",
+            [
+                Assignment.Status.SUBMITTED,
+                timezone.now(),
+                item.pk,
+                user.pk,
+                Assignment.Status.ACTIVE,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    expires = row[0]
+    if isinstance(expires, str):  # SQLite without type detection
+        expires = parse_datetime(expires)
+    if not isinstance(expires, datetime):
+        raise TypeError(f"unexpected lease expiry {row[0]!r}")
+    if timezone.is_naive(expires):  # SQLite stores UTC without an offset
+        expires = expires.replace(tzinfo=UTC)
+    return expires

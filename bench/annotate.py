@@ -1,0 +1,449 @@
+"""Annotation throughput: many annotators at once, over HTTP, against gunicorn on Postgres.
+
+It creates its own database (``--db``, default ``feedback_bench_ws``), migrates it, loads a
+project of 10,000 items with 4 responses each (bulk), starts gunicorn with production
+settings, logs N annotators in through the login page and has each one loop, for a fixed
+time, over the same endpoints the item page uses:
+
+    GET  /p/<slug>/next/                      the next item (lease + rendered HTML)
+    POST /p/<slug>/items/<id>/judgement/      a ranking of its responses
+
+It prints completed judgements per second and p50/p95/p99 latency per request type, then
+checks the database: no item over-assigned, no judgement lost (every 201 the clients got
+is a row), the per-item counter right. Target on a 2-core machine: >= 200 judgements/s
+with p99 < 250 ms.
+
+Run:  .venv/bin/python bench/annotate.py [--annotators 32] [--seconds 30] [--port 8300]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+SLUG = "bench"
+PASSWORD = "bench-password-123"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--annotators", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument("--port", type=int, default=8300)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--db", default="feedback_bench_ws")
+    parser.add_argument("--keep-db", action="store_true", help="leave the database behind")
+    return parser.parse_args()
+
+
+# --- set-up -------------------------------------------------------------------------------
+
+
+def create_database(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG}/{name}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def load(args: argparse.Namespace) -> None:
+    """Migrate and bulk-load the project (in this process, through the ORM)."""
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connections, transaction
+
+    from feedback.models import Item, Membership, Project, Response
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    with transaction.atomic():
+        project = Project.objects.create(
+            name="Bench", slug=SLUG, overlap=args.overlap, responses_per_item=4,
+            guidelines="Rank the most **helpful**, honest and harmless answer first.",
+        )  # fmt: skip
+        items = Item.objects.bulk_create(
+            (
+                Item(
+                    project=project,
+                    external_id=f"q{n}",
+                    messages=[
+                        {"role": "system", "content": "You are a helpful assistant."},
+                        {"role": "user", "content": f"Question {n}: how does topic {n % 97} work?"},
+                    ],
+                )
+                for n in range(args.items)
+            ),
+            batch_size=2000,
+        )
+        answer = (
+            "Here is an answer with some **Markdown**:\n\n- point one\n- point two\n\n"
+            "```python\nprint('topic {n}, answer {r}')\n```\n\nAnd a closing sentence. "
+        )
+        Response.objects.bulk_create(
+            (
+                Response(item=item, position=r, content=answer.format(n=n, r=r) * 2)
+                for n, item in enumerate(items)
+                for r in range(4)
+            ),
+            batch_size=5000,
+        )
+        hashed = make_password(PASSWORD)
+        users = User.objects.bulk_create(
+            User(username=f"annotator{n:02d}", password=hashed) for n in range(args.annotators)
+        )
+        Membership.objects.bulk_create(Membership(project=project, user=u) for u in users)
+    with connections["default"].cursor() as cursor:
+        # Fresh statistics, as autovacuum would soon have them after a bulk load.
+        cursor.execute("ANALYZE")
+    print(
+        f"loaded {args.items} items x 4 responses, {args.annotators} annotators "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    connections.close_all()
+
+
+def start_gunicorn(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application",
+        "--bind", f"127.0.0.1:{args.port}",
+        "--workers", str(args.workers),
+        "--worker-class", "gthread", "--threads", str(args.threads),
+        "--keep-alive", "30", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(100):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
+            conn.request("GET", "/login/")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not come up")
+
+
+# --- the simulated annotators ---------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
+    judgements: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    conflicts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Annotator:
+    def __init__(self, port: int, username: str) -> None:
+        self.port = port
+        self.username = username
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        if response.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+        return response.status, data
+
+    def log_in(self) -> None:
+        status, page = self.request("GET", "/login/")
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert status == 200 and token, "no login form"
+        form = urllib.parse.urlencode(
+            {
+                "username": self.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": token.group(1).decode(),
+            }
+        ).encode()
+        status, _ = self.request(
+            "POST", "/login/", form, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert status == 302 and "sessionid" in self.cookies, f"login failed: {status}"
+
+    def run(self, until: float, stats: Stats, rng: random.Random) -> None:
+        json_headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-CSRFToken": self.cookies["csrftoken"],
+        }
+        while time.monotonic() < until:
+            start = time.perf_counter()
+            status, body = self.request(
+                "GET", f"/p/{SLUG}/next/", None, {"Accept": "application/json"}
+            )
+            elapsed = time.perf_counter() - start
+            if status != 200:
+                with stats.lock:
+                    stats.errors.append(f"next {status}: {body[:200]!r}")
+                continue
+            payload = json.loads(body)
+            if payload["item"] is None:
+                return
+            item = payload["item"]
+            order = list(item["shown_order"])
+            rng.shuffle(order)
+            ranking = (
+                [[order[0]], order[1:3], [order[3]]]
+                if rng.random() < 0.2
+                else [[pk] for pk in order]
+            )
+            submit = json.dumps(
+                {"ranking": ranking, "shown_order": item["shown_order"], "time_spent_ms": 1000}
+            ).encode()
+            start2 = time.perf_counter()
+            status, body = self.request(
+                "POST", f"/p/{SLUG}/items/{item['id']}/judgement/", submit, json_headers
+            )
+            elapsed2 = time.perf_counter() - start2
+            with stats.lock:
+                stats.latencies["next"].append(elapsed)
+                stats.latencies["submit"].append(elapsed2)
+                if status == 201:
+                    stats.judgements.append(json.loads(body)["judgement"]["id"])
+                elif status == 409:
+                    stats.conflicts += 1
+                else:
+                    stats.errors.append(f"submit {status}: {body[:200]!r}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# --- checks afterwards ---------------------------------------------------------------------
+
+
+def verify(stats: Stats, overlap: int) -> list[str]:
+    from django.db import connection
+
+    problems: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+              SELECT i.id,
+                (SELECT count(*) FROM feedback_judgement j
+                  WHERE j.item_id = i.id AND j.is_current AND j.source = 'human')
+              + (SELECT count(*) FROM feedback_assignment a
+                  WHERE a.item_id = i.id AND a.status = 'active' AND a.expires_at > now()) AS taken
+              FROM feedback_item i) t
+            WHERE taken > %s
+            """,
+            [overlap],
+        )
+        (over,) = cursor.fetchone()
+        if over:
+            problems.append(f"{over} items over-assigned")
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT item_id, annotator_id FROM feedback_judgement "
+            "GROUP BY 1, 2 HAVING count(*) > 1) t"
+        )
+        (twice,) = cursor.fetchone()
+        if twice:
+            problems.append(f"{twice} (item, annotator) pairs judged twice")
+        cursor.execute("SELECT id FROM feedback_judgement")
+        stored = {row[0] for row in cursor.fetchall()}
+        lost = set(stats.judgements) - stored
+        if lost:
+            problems.append(f"{len(lost)} acknowledged judgements missing")
+        if len(stored) != len(stats.judgements):
+            problems.append(
+                f"{len(stored)} judgements stored, {len(stats.judgements)} acknowledged"
+            )
+        cursor.execute(
+            """
+            SELECT count(*) FROM feedback_item i WHERE i.judgement_count <>
+              (SELECT count(*) FROM feedback_judgement j
+                WHERE j.item_id = i.id AND j.is_current AND j.source = 'human')
+            """
+        )
+        (wrong,) = cursor.fetchone()
+        if wrong:
+            problems.append(f"{wrong} items with a wrong judgement_count")
+    return problems
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def server_pids(server: subprocess.Popen[bytes], db: str) -> tuple[list[int], list[int]]:
+    """gunicorn's master and workers; the Postgres backends serving this database."""
+    import psycopg
+
+    found = [server.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == server.pid:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [db]).fetchall()
+    return sorted(set(found)), [row[0] for row in rows]
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    args = parse_args()
+    sys.path.insert(0, str(ROOT))
+    database_url = create_database(args.db)
+    static_root = tempfile.mkdtemp(prefix="bench-static-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "False",
+        "STATIC_ROOT": static_root,
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+    }
+    os.environ.update(env)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        load(args)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=ROOT, env=env, check=True,
+        )  # fmt: skip
+        server = start_gunicorn(args, env)
+        annotators = [Annotator(args.port, f"annotator{n:02d}") for n in range(args.annotators)]
+        for annotator in annotators:
+            annotator.log_in()
+        stats = Stats()
+        print(
+            f"gunicorn: {args.workers} workers x {args.threads} threads; "
+            f"{args.annotators} annotators for {args.seconds:.0f} s; "
+            f"{os.cpu_count()} CPUs, load average before: {load_average()}"
+        )
+        until = time.monotonic() + args.seconds
+        threads = [
+            threading.Thread(target=a.run, args=(until, stats, random.Random(n)))
+            for n, a in enumerate(annotators)
+        ]
+        started = time.perf_counter()
+        client_cpu = time.process_time()
+        for thread in threads:
+            thread.start()
+        time.sleep(min(2.0, args.seconds / 4))
+        web_pids, db_pids = server_pids(server, args.db)
+        web_before, db_before = cpu_seconds(web_pids), cpu_seconds(db_pids)
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        web_cpu = cpu_seconds(web_pids) - web_before
+        db_cpu = cpu_seconds(db_pids) - db_before
+        client_cpu = time.process_time() - client_cpu
+        print(f"load average after: {load_average()}")
+        done = len(stats.judgements)
+        print(f"completed judgements: {done} in {wall:.1f} s = {done / wall:.1f} judgements/s")
+        if done:
+            print(
+                f"CPU per judgement (next + submit, after the first seconds): "
+                f"gunicorn {1000 * web_cpu / done:.1f} ms, Postgres {1000 * db_cpu / done:.1f} ms, "
+                f"client {1000 * client_cpu / done:.1f} ms"
+            )
+        for kind, values in stats.latencies.items():
+            ms = [v * 1000 for v in values]
+            print(
+                f"{kind:>6}: {len(ms)} requests, p50 {percentile(ms, 50):.1f} ms, "
+                f"p95 {percentile(ms, 95):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
+                f"mean {statistics.fmean(ms) if ms else float('nan'):.1f} ms"
+            )
+        print(f"409 conflicts: {stats.conflicts}; errors: {len(stats.errors)}")
+        for error in stats.errors[:5]:
+            print(f"  {error}")
+        problems = verify(stats, args.overlap)
+        print("checks: " + ("OK (no over-assignment, no lost judgement)" if not problems else ""))
+        for problem in problems:
+            print(f"  PROBLEM: {problem}")
+        if problems or stats.errors:
+            raise SystemExit(1)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            drop_database(args.db)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""What the item page shows: the conversation and the responses, blind and shuffled."""
+
+import random
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.safestring import SafeString
+
+from feedback.models import Assignment, Item, Judgement, Project
+from feedback.rendering import markdown_render
+
+LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
+
+
+@dataclass
+class ShownResponse:
+    id: int
+    label: str
+    html: SafeString
+    rating: int | None = None
+
+
+@dataclass
+class ShownMessage:
+    role: str
+    role_name: str
+    html: SafeString
+
+
+@dataclass
+class ItemView:
+    project: Project
+    item: Item
+    messages: list[ShownMessage]
+    responses: list[ShownResponse]
+    assignment: Assignment | None = None
+    judgement: Judgement | None = None
+    # Rank mode: one list per rank (ties share one), then the responses not yet ranked.
+    slots: list[list[ShownResponse]] = field(default_factory=list)
+    unranked: list[ShownResponse] = field(default_factory=list)
+    verdict: str = ""  # pairwise: "a", "b", "tie", "both_bad" or ""
+    guidelines_html: SafeString | None = None
+
+    @property
+    def shown_order(self) -> str:
+        return ",".join(str(r.id) for r in self.responses)
+
+    @property
+    def rating_choices(self) -> range:
+        return range(1, self.project.rating_scale + 1)
+
+
+def shown_order_for(*, user: AbstractBaseUser, item: Item, response_ids: list[int]) -> list[int]:
+    """The responses in the order this annotator sees them: shuffled with a seed of
+    (annotator, item), so a reload or a reopen shows the same order. Pairwise projects
+    show the first two."""
+    order = sorted(response_ids)
+    random.Random(f"{user.pk}:{item.pk}").shuffle(order)
+    if item.project.mode == Project.Mode.PAIRWISE:
+        return order[:2]
+    return order
+
+
+def item_view_build(
+    *,
+    user: AbstractBaseUser,
+    item: Item,
+    assignment: Assignment | None = None,
+    judgement: Judgement | None = None,
+) -> ItemView:
+    project = item.project
+    contents = dict(item.responses.order_by().values_list("pk", "content"))
+    if judgement is not None and judgement.shown_order:
+        order = [pk for pk in judgement.shown_order if pk in contents]
+    else:
+        order = shown_order_for(user=user, item=item, response_ids=list(contents))
+    ratings = judgement.ratings if judgement is not None else {}
+    shown = [
+        ShownResponse(
+            id=pk,
+            label=LABELS[index % len(LABELS)],
+            html=markdown_render(contents[pk]),
+            rating=ratings.get(str(pk)),
+        )
+        for index, pk in enumerate(order)
+    ]
+    messages = [
+        ShownMessage(
+            role=str(m.get("role", "")),
+            role_name=ROLE_NAMES.get(str(m.get("role", "")), str(m.get("role", "")).title()),
+            html=markdown_render(str(m.get("content", ""))),
+        )
+        for m in (item.messages or [])
+        if isinstance(m, dict)
+    ]
+    view = ItemView(
+        project=project,
+        item=item,
+        messages=messages,
+        responses=shown,
+        assignment=assignment,
+        judgement=judgement,
+        guidelines_html=markdown_render(project.guidelines) if project.guidelines else None,
+    )
+    by_id = {r.id: r for r in shown}
+    ranking = judgement.ranking if judgement is not None and not judgement.not_rankable else []
+    if project.mode == Project.Mode.RANK:
+        placed = [[by_id[pk] for pk in group if pk in by_id] for group in ranking]
+        view.slots = placed + [[] for _ in range(len(shown) - len(placed))]
+        ranked = {r.id for group in placed for r in group}
+        view.unranked = [r for r in shown if r.id not in ranked]
+    elif ranking and len(shown) == 2:
+        first = shown[0]
+        if judgement is not None and judgement.both_bad:
+            view.verdict = "both_bad"
+        elif len(ranking) == 1:
+            view.verdict = "tie"
+        else:
+            view.verdict = "a" if ranking[0] == [first.id] else "b"
+    return view
+
+
+def ranking_text(*, judgement: Judgement, labels: dict[int, str]) -> str:
+    """A judgement as the annotator saw it: "B > A = C", "cannot rank: ...", "both bad"."""
+    if judgement.not_rankable:
+        return f"cannot rank: {judgement.flag_reason}"
+    groups = [" = ".join(labels.get(pk, f"#{pk}") for pk in group) for group in judgement.ranking]
+    text = " > ".join(groups)
+    return f"{text} (both bad)" if judgement.both_bad else text

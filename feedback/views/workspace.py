@@ -1,0 +1,190 @@
+"""The annotator's pages and the JSON endpoints their script calls."""
+
+from typing import Any, cast
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+
+from core.errors import NotFound, PermissionDenied, ValidationError
+from feedback.models import Project
+from feedback.selectors import (
+    MANAGING_ROLES,
+    item_get_for_user,
+    judgements_for_user,
+    project_get_for_annotator,
+    project_may_manage,
+    project_progress_for_user,
+    projects_for_user,
+)
+from feedback.services.assignments import assignment_next, assignment_skip
+from feedback.services.judgements import judgement_submit
+from feedback.views.presentation import item_view_build, ranking_text
+from feedback.views.responses import json_body, json_view
+
+RECENT_JUDGEMENTS = 50
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (every view here is behind login_required or json_view)."""
+    return cast(User, request.user)
+
+
+def _project_page(request: HttpRequest, slug: str) -> Project:
+    try:
+        return project_get_for_annotator(user=_user(request), slug=slug)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{key}: must be text", details={key: ["must be text"]})
+    return value
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ValidationError(f"{key}: must be true or false", details={key: ["must be a boolean"]})
+    return value
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    progress = project_progress_for_user(user=user)
+    managed = set(projects_for_user(user=user, roles=MANAGING_ROLES).values_list("pk", flat=True))
+    return render(request, "feedback/home.html", {"progress": progress, "managed": managed})
+
+
+@login_required
+@require_GET
+def annotate(request: HttpRequest, slug: str) -> HttpResponse:
+    """The item page: the annotator's current lease, or a new one."""
+    project, user = _project_page(request, slug), _user(request)
+    try:
+        lease = assignment_next(project=project, user=user)
+    except PermissionDenied as error:
+        raise DjangoPermissionDenied(error.message) from error
+    view = item_view_build(user=user, item=lease.item, assignment=lease) if lease else None
+    return render(
+        request,
+        "feedback/annotate.html",
+        {
+            "project": project,
+            "view": view,
+            "can_manage": project_may_manage(user=_user(request), project=project),
+        },
+    )
+
+
+@require_GET
+@json_view
+def next_item(request: HttpRequest, slug: str) -> HttpResponse:
+    """JSON: the annotator's next item, with its HTML for the page to swap in."""
+    project = project_get_for_annotator(user=_user(request), slug=slug)
+    lease = assignment_next(project=project, user=_user(request))
+    if lease is None:
+        html = render_to_string("feedback/_done.html", {"project": project}, request=request)
+        return JsonResponse({"assignment": None, "item": None, "html": html})
+    view = item_view_build(user=_user(request), item=lease.item, assignment=lease)
+    html = render_to_string("feedback/_item.html", {"view": view}, request=request)
+    return JsonResponse(
+        {
+            "assignment": {"id": lease.pk, "expires_at": lease.expires_at.isoformat()},
+            "item": {"id": lease.item_id, "shown_order": [r.id for r in view.responses]},
+            "html": html,
+        }
+    )
+
+
+@require_POST
+@json_view
+def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """JSON: submit (or change) the annotator's judgement of one item."""
+    project = project_get_for_annotator(user=_user(request), slug=slug)
+    item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
+    data = json_body(request)
+    judgement = judgement_submit(
+        user=_user(request),
+        item=item,
+        ranking=data.get("ranking"),
+        both_bad=_flag(data, "both_bad"),
+        ratings=data.get("ratings"),
+        rationale=_text(data, "rationale"),
+        not_rankable=_flag(data, "not_rankable"),
+        flag_reason=_text(data, "flag_reason"),
+        shown_order=data.get("shown_order"),
+        time_spent_ms=data.get("time_spent_ms"),
+    )
+    return JsonResponse(
+        {"judgement": {"id": judgement.pk, "item": item.pk, "version": judgement.version}},
+        status=201,
+    )
+
+
+@require_POST
+@json_view
+def skip_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """JSON: give the item back, with an optional reason."""
+    project = project_get_for_annotator(user=_user(request), slug=slug)
+    item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
+    data = json_body(request)
+    skip = assignment_skip(
+        project=project,
+        user=_user(request),
+        item=item,
+        reason=_text(data, "reason"),
+    )
+    return JsonResponse({"skip": {"id": skip.pk, "item": item.pk}})
+
+
+@login_required
+@require_GET
+def judgement_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The annotator's recent judgements in a project, to reopen and change."""
+    project = _project_page(request, slug)
+    mine = (
+        judgements_for_user(user=_user(request), project=project)
+        .filter(annotator_id=request.user.pk, is_current=True)
+        .select_related("item")
+        .order_by("-created_at")[:RECENT_JUDGEMENTS]
+    )
+    return render(request, "feedback/judgements.html", {"project": project, "judgements": mine})
+
+
+@login_required
+@require_GET
+def item_page(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """Reopen an item the annotator judged: their current judgement, ready to change."""
+    project = _project_page(request, slug)
+    try:
+        item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    mine = judgements_for_user(user=_user(request), project=project).filter(
+        item=item, annotator_id=request.user.pk
+    )
+    current = mine.filter(is_current=True).first()
+    if current is None:
+        raise Http404("You have not judged this item.")
+    view = item_view_build(user=_user(request), item=item, judgement=current)
+    labels = {r.id: r.label for r in view.responses}
+    history = [
+        (old, ranking_text(judgement=old, labels=labels))
+        for old in mine.filter(is_current=False).order_by("-version")
+    ]
+    return render(
+        request,
+        "feedback/item.html",
+        {"project": project, "view": view, "history": history},
+    )

@@ -1,0 +1,552 @@
+/* The annotator workspace: ranking by drag-and-drop or keyboard, pairwise verdicts,
+ * submit and skip over fetch, and the next item swapped in without a page load.
+ * No inline scripts anywhere: the Content-Security-Policy forbids them. */
+(function () {
+  "use strict";
+
+  var workspace = document.getElementById("workspace");
+  if (!workspace) {
+    return;
+  }
+  var toast = document.getElementById("toast");
+  var skipDialog = document.getElementById("skip-dialog");
+  var helpDialog = document.getElementById("help-dialog");
+
+  var state = null; // per item: {root, mode, sortables, focused, lastPlaced, verdict, startedAt, busy}
+
+  function csrfToken(root) {
+    var input = root.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function say(text) {
+    if (toast) {
+      toast.textContent = text;
+    }
+  }
+
+  function responses() {
+    return Array.prototype.slice.call(state.root.querySelectorAll(".response"));
+  }
+
+  function chipFor(responseId) {
+    return state.root.querySelector('.chip[data-response-id="' + responseId + '"]');
+  }
+
+  function cardFor(responseId) {
+    return state.root.querySelector('.response[data-response-id="' + responseId + '"]');
+  }
+
+  // --- rank mode -------------------------------------------------------------------
+
+  function slots() {
+    return Array.prototype.slice.call(state.root.querySelectorAll(".slot-drop"));
+  }
+
+  function pool() {
+    return state.root.querySelector(".pool-drop");
+  }
+
+  function refreshBadges() {
+    slots().forEach(function (slot, index) {
+      var chips = slot.querySelectorAll(".chip");
+      slot.parentElement.classList.toggle("is-tie", chips.length > 1);
+      Array.prototype.forEach.call(chips, function (chip) {
+        var card = cardFor(chip.dataset.responseId);
+        if (card) {
+          card.querySelector(".rank-badge").textContent =
+            "Rank " + (index + 1) + (chips.length > 1 ? " (tie)" : "");
+          card.classList.add("is-ranked");
+        }
+      });
+    });
+    if (pool()) {
+      Array.prototype.forEach.call(pool().querySelectorAll(".chip"), function (chip) {
+        var card = cardFor(chip.dataset.responseId);
+        if (card) {
+          card.querySelector(".rank-badge").textContent = "";
+          card.classList.remove("is-ranked");
+        }
+      });
+      pool().parentElement.classList.toggle("is-empty", !pool().querySelector(".chip"));
+    }
+  }
+
+  function placeAt(responseId, rankIndex) {
+    var target = slots()[rankIndex];
+    var chip = chipFor(responseId);
+    if (!target || !chip) {
+      return false;
+    }
+    target.appendChild(chip);
+    state.lastPlaced = responseId;
+    refreshBadges();
+    return true;
+  }
+
+  function unrank(responseId) {
+    var chip = chipFor(responseId);
+    if (chip && pool()) {
+      pool().appendChild(chip);
+      refreshBadges();
+    }
+  }
+
+  function rankOf(responseId) {
+    var chip = chipFor(responseId);
+    return chip ? slots().indexOf(chip.parentElement) : -1;
+  }
+
+  function rankingFromSlots() {
+    var ranking = [];
+    slots().forEach(function (slot) {
+      var ids = Array.prototype.map.call(slot.querySelectorAll(".chip"), function (chip) {
+        return Number(chip.dataset.responseId);
+      });
+      if (ids.length) {
+        ranking.push(ids);
+      }
+    });
+    return ranking;
+  }
+
+  function setUpSortable() {
+    if (typeof window.Sortable === "undefined") {
+      return;
+    }
+    state.root.querySelectorAll(".drop").forEach(function (list) {
+      state.sortables.push(
+        window.Sortable.create(list, {
+          group: "ranking",
+          animation: 120,
+          ghostClass: "chip-ghost",
+          onAdd: function (event) {
+            state.lastPlaced = event.item.dataset.responseId;
+            refreshBadges();
+          },
+          onSort: refreshBadges,
+        })
+      );
+    });
+  }
+
+  // --- pairwise mode ---------------------------------------------------------------
+
+  function setVerdict(verdict) {
+    state.verdict = verdict;
+    state.root.querySelectorAll(".verdict").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.dataset.verdict === verdict ? "true" : "false");
+    });
+  }
+
+  function pairwiseRanking() {
+    var ids = state.root.dataset.shownOrder.split(",").map(Number);
+    if (state.verdict === "a") {
+      return [[ids[0]], [ids[1]]];
+    }
+    if (state.verdict === "b") {
+      return [[ids[1]], [ids[0]]];
+    }
+    if (state.verdict === "tie" || state.verdict === "both_bad") {
+      return [[ids[0], ids[1]]];
+    }
+    return null;
+  }
+
+  // --- focus -----------------------------------------------------------------------
+
+  function focusResponse(card) {
+    if (card) {
+      card.focus({ preventScroll: true });
+      state.focused = card.dataset.responseId;
+    }
+  }
+
+  function focusedId() {
+    if (state.focused && cardFor(state.focused)) {
+      return state.focused;
+    }
+    var first = responses()[0];
+    return first ? first.dataset.responseId : null;
+  }
+
+  function moveFocus(step) {
+    var all = responses();
+    var index = all.indexOf(cardFor(focusedId()));
+    var next = all[Math.min(all.length - 1, Math.max(0, index + step))];
+    focusResponse(next);
+  }
+
+  function focusNextUnranked(afterId) {
+    var all = responses();
+    var start = all.indexOf(cardFor(afterId));
+    for (var i = 1; i <= all.length; i++) {
+      var card = all[(start + i) % all.length];
+      if (rankOf(card.dataset.responseId) === -1) {
+        focusResponse(card);
+        return;
+      }
+    }
+  }
+
+  // --- submit and skip ---------------------------------------------------------------
+
+  function showErrors(messages) {
+    var box = state.root.querySelector(".form-errors");
+    box.textContent = "";
+    if (!messages.length) {
+      box.classList.remove("has-errors");
+      return;
+    }
+    var list = document.createElement("ul");
+    messages.forEach(function (message) {
+      var li = document.createElement("li");
+      li.textContent = message; // text, never HTML
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    box.classList.add("has-errors");
+  }
+
+  function errorMessages(body) {
+    var error = (body && body.error) || {};
+    var details = error.details;
+    var messages = [];
+    if (details && typeof details === "object" && !Array.isArray(details)) {
+      Object.keys(details).forEach(function (field) {
+        var reasons = Array.isArray(details[field]) ? details[field] : [details[field]];
+        reasons.forEach(function (reason) {
+          messages.push(field.replace("_", " ") + ": " + reason);
+        });
+      });
+    }
+    if (!messages.length) {
+      messages.push(error.message || "Something went wrong. Please try again.");
+    }
+    return messages;
+  }
+
+  function collect() {
+    var root = state.root;
+    var data = {
+      shown_order: root.dataset.shownOrder.split(",").map(Number),
+      time_spent_ms: Math.max(0, Math.round(Date.now() - state.startedAt)),
+    };
+    var notRankable = root.querySelector(".not-rankable");
+    var flagReason = root.querySelector(".flag-reason");
+    var rationale = root.querySelector(".rationale");
+    var problems = [];
+    data.not_rankable = !!(notRankable && notRankable.checked);
+    data.flag_reason = flagReason ? flagReason.value.trim() : "";
+    data.rationale = rationale ? rationale.value.trim() : "";
+    if (data.not_rankable) {
+      data.ranking = null;
+      if (!data.flag_reason) {
+        problems.push("Say why this item cannot be ranked.");
+      }
+      return { data: data, problems: problems };
+    }
+    if (state.mode === "rank") {
+      data.ranking = rankingFromSlots();
+      var left = pool() ? pool().querySelectorAll(".chip") : [];
+      if (left.length) {
+        problems.push(
+          "Rank every response: " +
+            Array.prototype.map.call(left, function (c) { return c.textContent; }).join(", ") +
+            " not ranked yet."
+        );
+      }
+    } else {
+      data.ranking = pairwiseRanking();
+      data.both_bad = state.verdict === "both_bad";
+      if (!data.ranking) {
+        problems.push("Choose a verdict: A, B, tie or both bad.");
+      }
+    }
+    if (root.dataset.askRatings === "1") {
+      data.ratings = {};
+      data.shown_order.forEach(function (id) {
+        var checked = root.querySelector('input[name="rating-' + id + '"]:checked');
+        if (checked) {
+          data.ratings[id] = Number(checked.value);
+        } else {
+          problems.push("Rate response " + cardFor(id).dataset.label + ".");
+        }
+      });
+    }
+    if (root.dataset.rationale === "required" && !data.rationale) {
+      problems.push("Write a rationale: this project asks for one with every judgement.");
+      if (rationale) {
+        rationale.classList.add("is-invalid");
+      }
+    }
+    return { data: data, problems: problems };
+  }
+
+  function send(url, payload) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": csrfToken(state.root),
+      },
+      body: JSON.stringify(payload),
+    }).then(function (response) {
+      return response
+        .json()
+        .catch(function () { return {}; })
+        .then(function (body) { return { status: response.status, body: body }; });
+    });
+  }
+
+  function loadNext(message) {
+    var url = state.root.dataset.nextUrl;
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("next item: HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (body) {
+        teardown();
+        workspace.innerHTML = body.html; // server-rendered, sanitised fragment
+        window.scrollTo(0, 0);
+        say(message || "");
+        setUp();
+      })
+      .catch(function () {
+        state.busy = false;
+        showErrors(["Could not load the next item. Check your connection and reload the page."]);
+      });
+  }
+
+  function submit() {
+    if (!state || state.busy) {
+      return;
+    }
+    var collected = collect();
+    if (collected.problems.length) {
+      showErrors(collected.problems);
+      return;
+    }
+    showErrors([]);
+    state.busy = true;
+    state.root.classList.add("is-busy");
+    send(state.root.dataset.submitUrl, collected.data).then(
+      function (result) {
+        if (result.status === 201) {
+          var after = state.root.dataset.afterSubmit;
+          if (after === "next") {
+            loadNext("Saved. Here is the next item.");
+          } else {
+            window.location.assign(after);
+          }
+          return;
+        }
+        state.busy = false;
+        state.root.classList.remove("is-busy");
+        if (result.status === 409) {
+          loadNext((result.body.error && result.body.error.message) || "Moved on.");
+          return;
+        }
+        showErrors(errorMessages(result.body));
+      },
+      function () {
+        state.busy = false;
+        state.root.classList.remove("is-busy");
+        showErrors(["Could not reach the server. Your judgement was not saved; try again."]);
+      }
+    );
+  }
+
+  function openSkip() {
+    if (!state || state.busy || !state.root.querySelector(".skip")) {
+      return;
+    }
+    if (skipDialog && typeof skipDialog.showModal === "function") {
+      skipDialog.querySelector("#skip-reason").value = "";
+      skipDialog.returnValue = "";
+      skipDialog.showModal();
+    } else {
+      doSkip("");
+    }
+  }
+
+  function doSkip(reason) {
+    state.busy = true;
+    send(state.root.dataset.skipUrl, { reason: reason }).then(function (result) {
+      if (result.status === 200 || result.status === 409) {
+        loadNext("Skipped.");
+      } else {
+        state.busy = false;
+        showErrors(errorMessages(result.body));
+      }
+    });
+  }
+
+  if (skipDialog) {
+    skipDialog.addEventListener("close", function () {
+      if (skipDialog.returnValue === "skip") {
+        doSkip(skipDialog.querySelector("#skip-reason").value.trim());
+      }
+    });
+  }
+
+  // --- keyboard ----------------------------------------------------------------------
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "TEXTAREA" || (tag === "INPUT" && target.type !== "checkbox" && target.type !== "radio");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!state || event.altKey || event.metaKey) {
+      return;
+    }
+    if ((skipDialog && skipDialog.open) || (helpDialog && helpDialog.open)) {
+      return; // the dialog's own form handles Enter and Escape
+    }
+    var key = event.key;
+    if (typing(event.target)) {
+      if (key === "Enter" && event.ctrlKey) {
+        event.preventDefault();
+        submit();
+      }
+      return;
+    }
+    if (event.ctrlKey) {
+      return;
+    }
+    if (key === "Enter") {
+      if (event.target.tagName === "BUTTON" || event.target.tagName === "A" ||
+          event.target.tagName === "SUMMARY") {
+        if (!event.target.classList.contains("submit")) {
+          return; // let the focused control do its own thing
+        }
+      }
+      event.preventDefault();
+      submit();
+      return;
+    }
+    if (key === "?") {
+      event.preventDefault();
+      if (helpDialog && typeof helpDialog.showModal === "function") {
+        helpDialog.showModal();
+      }
+      return;
+    }
+    if (key === "s" || key === "S") {
+      event.preventDefault();
+      openSkip();
+      return;
+    }
+    if (key === "j" || key === "ArrowDown") {
+      event.preventDefault();
+      moveFocus(1);
+      return;
+    }
+    if (key === "k" || key === "ArrowUp") {
+      event.preventDefault();
+      moveFocus(-1);
+      return;
+    }
+    if (state.mode === "rank") {
+      var id = focusedId();
+      if (/^[1-9]$/.test(key)) {
+        if (id && placeAt(id, Number(key) - 1)) {
+          event.preventDefault();
+          focusNextUnranked(id);
+        }
+      } else if (key === "0" || key === "Backspace") {
+        if (id) {
+          event.preventDefault();
+          unrank(id);
+        }
+      } else if (key === "t" || key === "T" || key === "=") {
+        event.preventDefault();
+        var last = state.lastPlaced;
+        if (!id || !last || last === id || rankOf(last) === -1) {
+          say("Rank one response first, then press T on another to tie it with that one.");
+          return;
+        }
+        placeAt(id, rankOf(last));
+        focusNextUnranked(id);
+      }
+    } else {
+      var verdicts = { a: "a", 1: "a", b: "b", 2: "b", t: "tie", "=": "tie", x: "both_bad" };
+      var verdict = verdicts[key.toLowerCase()];
+      if (verdict) {
+        event.preventDefault();
+        setVerdict(verdict);
+      }
+    }
+  });
+
+  // --- per item set-up -----------------------------------------------------------------
+
+  function teardown() {
+    if (state) {
+      state.sortables.forEach(function (sortable) { sortable.destroy(); });
+    }
+    state = null;
+  }
+
+  function setUp() {
+    var root = workspace.querySelector("#item");
+    if (!root) {
+      state = null;
+      return;
+    }
+    state = {
+      root: root,
+      mode: root.dataset.mode,
+      sortables: [],
+      focused: null,
+      lastPlaced: null,
+      verdict: "",
+      startedAt: Date.now(),
+      busy: false,
+    };
+    root.querySelector("form.panel").addEventListener("submit", function (event) {
+      event.preventDefault();
+      submit();
+    });
+    var skip = root.querySelector(".skip");
+    if (skip) {
+      skip.addEventListener("click", openSkip);
+    }
+    root.addEventListener("focusin", function (event) {
+      var card = event.target.closest(".response");
+      if (card) {
+        state.focused = card.dataset.responseId;
+      }
+    });
+    var rationale = root.querySelector(".rationale");
+    if (rationale) {
+      rationale.addEventListener("input", function () { rationale.classList.remove("is-invalid"); });
+    }
+    var notRankable = root.querySelector(".not-rankable");
+    if (notRankable) {
+      notRankable.addEventListener("change", function () {
+        root.classList.toggle("is-flagged", notRankable.checked);
+      });
+      root.classList.toggle("is-flagged", notRankable.checked);
+    }
+    if (state.mode === "rank") {
+      setUpSortable();
+      refreshBadges();
+    } else {
+      var group = root.querySelector(".verdicts");
+      state.verdict = group ? group.dataset.verdict : "";
+      root.querySelectorAll(".verdict").forEach(function (button) {
+        button.addEventListener("click", function () { setVerdict(button.dataset.verdict); });
+      });
+    }
+    focusResponse(responses()[0]);
+  }
+
+  setUp();
+})();
