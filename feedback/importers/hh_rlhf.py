@@ -3,9 +3,10 @@
 
 A transcript is split on ``"\\n\\nHuman:"`` and ``"\\n\\nAssistant:"`` into user and
 assistant messages (one space after the colon is dropped; the rest of each turn is kept
-as it is). The turns before the last Assistant turn are the prompt and must be the same
-in both transcripts; the two last Assistant turns are the responses, ``chosen`` first,
-with an imported judgement preferring it.
+as it is; a transcript that starts ``"Human:"`` without the blank line is accepted too).
+The turns before the last Assistant turn are the prompt and must be the same in both
+transcripts; the two last Assistant turns are the responses, ``chosen`` first, with an
+imported judgement preferring it.
 
 Quirks of the real data, and what happens to each:
 
@@ -67,6 +68,8 @@ def parse(row: Any) -> list[ParsedItem]:
 
 def transcript_split(text: str, field: str) -> list[dict[str, str]]:
     """``"\\n\\nHuman: a\\n\\nAssistant: b"`` -> user and assistant messages."""
+    if text.startswith("Human:"):  # some copies drop the leading blank line
+        text = "\n\n" + text
     parts = TURN.split(text)
     # parts = [before, role, content, role, content, ...]
     if parts[0].strip():

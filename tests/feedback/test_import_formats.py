@@ -259,6 +259,20 @@ def test_hh_rlhf_transcripts_are_split_into_prompt_and_two_replies(
     }
 
 
+def test_hh_rlhf_transcript_without_leading_blank_line_is_accepted(
+    project: Project, tmp_path: Path
+) -> None:
+    rows = [
+        {"chosen": "Human: Hi\n\nAssistant: Hello.", "rejected": "Human: Hi\n\nAssistant: Go away."}
+    ]
+    items_import(project=project, source=jsonl_write(tmp_path / "hh.jsonl", rows), format="hh-rlhf")
+    assert stored(Item.objects.get(project=project)) == {
+        "messages": [{"role": "user", "content": "Hi"}],
+        "responses": ["Hello.", "Go away."],
+        "ranking": [[0], [1]],
+    }
+
+
 def test_hh_rlhf_quirks_empty_reply_kept_identical_and_diverging_skipped(
     project: Project, tmp_path: Path
 ) -> None:
