@@ -335,8 +335,8 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def server_pids(server: subprocess.Popen[bytes], db: str) -> list[int]:
-    """gunicorn's master and workers, and the Postgres backends serving this database."""
+def server_pids(server: subprocess.Popen[bytes], db: str) -> tuple[list[int], list[int]]:
+    """gunicorn's master and workers; the Postgres backends serving this database."""
     import psycopg
 
     found = [server.pid]
@@ -349,7 +349,7 @@ def server_pids(server: subprocess.Popen[bytes], db: str) -> list[int]:
                 pass
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [db]).fetchall()
-    return sorted(set(found)) + [row[0] for row in rows]
+    return sorted(set(found)), [row[0] for row in rows]
 
 
 def load_average() -> str:
@@ -401,20 +401,21 @@ def main() -> None:
         for thread in threads:
             thread.start()
         time.sleep(min(2.0, args.seconds / 4))
-        pids = server_pids(server, args.db)
-        cpu_before = cpu_seconds(pids)
+        web_pids, db_pids = server_pids(server, args.db)
+        web_before, db_before = cpu_seconds(web_pids), cpu_seconds(db_pids)
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
-        server_cpu = cpu_seconds(pids) - cpu_before
+        web_cpu = cpu_seconds(web_pids) - web_before
+        db_cpu = cpu_seconds(db_pids) - db_before
         client_cpu = time.process_time() - client_cpu
         print(f"load average after: {load_average()}")
         done = len(stats.judgements)
         print(f"completed judgements: {done} in {wall:.1f} s = {done / wall:.1f} judgements/s")
         if done:
             print(
-                f"CPU per judgement (next + submit): server {1000 * server_cpu / done:.1f} ms "
-                f"(gunicorn + Postgres backends, measured after the first seconds), "
+                f"CPU per judgement (next + submit, after the first seconds): "
+                f"gunicorn {1000 * web_cpu / done:.1f} ms, Postgres {1000 * db_cpu / done:.1f} ms, "
                 f"client {1000 * client_cpu / done:.1f} ms"
             )
         for kind, values in stats.latencies.items():

@@ -204,6 +204,7 @@ def _items(project: Project) -> QuerySet[Item]:
 
 class ItemListView(APIView):
     @extend_schema(
+        operation_id="projects_items_list",
         summary="Items of a project, oldest first, with their responses (cursor pages)",
         parameters=[
             OpenApiParameter("external_id", str, description="Only the item with this id."),
@@ -373,6 +374,7 @@ def _submit(user: User, item: Item, fields: dict[str, Any]) -> Judgement:
 
 class ProjectJudgementListView(APIView):
     @extend_schema(
+        operation_id="projects_judgements_list",
         summary="Judgements of a project: your own, or all for project admins and staff",
         parameters=[
             OpenApiParameter("item", int, description="Only judgements of this item."),

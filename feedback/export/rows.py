@@ -11,8 +11,8 @@ Python from its judgements (see ``pairs.py``).
 """
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -149,7 +149,7 @@ def _read_transaction() -> Iterator[None]:
         yield
 
 
-def _stream(qs: QuerySet[Any]) -> Iterator[tuple[Any, ...]]:
+def _stream(qs: QuerySet[Any]) -> Generator[tuple[Any, ...], None, None]:
     """Rows of a ``values_list`` queryset as raw database tuples (JSON columns as text),
     streamed in chunks without holding the result in memory."""
     sql, sql_params = qs.query.sql_with_params()
@@ -209,7 +209,7 @@ class _Item:
         return self._position
 
 
-def _items(*, project: Project, params: ExportParams) -> Iterator[_Item]:
+def _items(*, project: Project, params: ExportParams) -> Generator[_Item, None, None]:
     """The project's judged items, each with its judgements and responses, in item order."""
     full = params.format == "rankings"
     judgements = judgements_for_export(project=project, params=params).annotate(
@@ -217,6 +217,13 @@ def _items(*, project: Project, params: ExportParams) -> Iterator[_Item]:
     )
     columns = _BASE_COLUMNS + (_FULL_COLUMNS if full else ())
     rows_in_order = _stream(judgements.order_by("item_id", "id").values_list(*columns))
+    with closing(rows_in_order):
+        yield from _group(rows_in_order, params=params, full=full)
+
+
+def _group(
+    rows_in_order: Iterator[tuple[Any, ...]], *, params: ExportParams, full: bool
+) -> Iterator[_Item]:
     loads = orjson.loads
     for item_id, group in groupby(rows_in_order, key=itemgetter(J_ITEM)):
         rows = list(group)
@@ -393,13 +400,15 @@ def _ratings_out(ratings: dict[int, float]) -> dict[str, float]:
     return {str(k): v for k, v in sorted(ratings.items())}
 
 
-def export_rows(*, project: Project, params: ExportParams) -> Iterator[Row]:
+def export_rows(*, project: Project, params: ExportParams) -> Generator[Row, None, None]:
     """Every row of the export, in a deterministic order (item id, then judgement id, then
     the order of ``ranking_pairs``). A generator: rows are produced as they are read."""
     builder = _Builder(params, project)
     stats = params.needs_item_stats or params.format == "rankings"
-    with _read_transaction():
-        for item in _items(project=project, params=params):
+    # Closing the reads explicitly (also when the consumer stops early, e.g. a client that
+    # hangs up) cancels the streamed query before the transaction ends.
+    with _read_transaction(), closing(_items(project=project, params=params)) as items:
+        for item in items:
             rankable = [
                 (row, ranking)
                 for row in item.judgements
@@ -513,34 +522,38 @@ class ExportStream:
     sha256: str = ""
 
     def __iter__(self) -> Iterator[bytes]:
+        rows = export_rows(project=self.project, params=self.params)
+        with closing(rows):
+            yield from self._chunks(rows)
+
+    def _chunks(self, rows: Iterator[Row]) -> Iterator[bytes]:
         digest = hashlib.sha256()
         dumps = orjson.dumps
+        option = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
         buffer: list[bytes] = []
-        rows: list[Row] = []
-        size = 0
-        count = 0
-        total = 0
-        for row in export_rows(project=self.project, params=self.params):
-            line = dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        batch: list[Row] = []
+        size = count = total = 0
+        for row in rows:
+            line = dumps(row, option=option)
             buffer.append(line)
             size += len(line)
             count += 1
             if self.on_rows is not None:
-                rows.append(row)
+                batch.append(row)
             if size >= self.chunk_bytes:
                 chunk = b"".join(buffer)
                 digest.update(chunk)
                 total += len(chunk)
                 if self.on_rows is not None:
-                    self.on_rows(rows)
-                    rows = []
+                    self.on_rows(batch)
+                    batch = []
                 buffer, size = [], 0
                 yield chunk
         if buffer:
             chunk = b"".join(buffer)
             digest.update(chunk)
             total += len(chunk)
-            if self.on_rows is not None and rows:
-                self.on_rows(rows)
+            if self.on_rows is not None and batch:
+                self.on_rows(batch)
             yield chunk
         self.row_count, self.byte_size, self.sha256 = count, total, digest.hexdigest()

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -63,34 +63,62 @@ def annotator_check(*, project: Project, user: User) -> None:
         raise PermissionDenied(f"You are not an annotator of project '{project.slug}'.")
 
 
-def _candidates(*, project: Project, user: User, now: datetime) -> QuerySet[Item]:
-    """Items of ``project`` that, as far as this statement's snapshot knows, still need a
-    judgement from ``user``: not complete, not judged or skipped by them, not fully leased."""
-    live_leases = (
-        Assignment.objects.filter(lease_live_q(now=now), item=OuterRef("pk"))
-        .order_by()
-        .values("item")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    judged = Judgement.objects.filter(item=OuterRef("pk"), annotator=user)
-    closed = Assignment.objects.filter(
-        item=OuterRef("pk"),
-        annotator=user,
-        status__in=[Assignment.Status.SKIPPED, Assignment.Status.SUBMITTED],
-    )
-    return (
-        Item.objects.filter(project=project, judgement_count__lt=project.overlap)
-        .filter(~Exists(judged), ~Exists(closed))
-        .alias(leases=Subquery(live_leases))
-        .filter(Q(leases__isnull=True) | Q(leases__lt=project.overlap - F("judgement_count")))
-    )
+# The next-item query, written out: it runs on every request for an item, and the ORM
+# took longer to compile it than Postgres takes to run it. Table names come from the
+# models; every value is a parameter.
+_CANDIDATES_SQL = """
+SELECT {columns} FROM {item} i
+WHERE i.project_id = %(project)s AND i.judgement_count < %(overlap)s {range}
+  AND NOT EXISTS (SELECT 1 FROM {judgement} j
+                  WHERE j.item_id = i.id AND j.annotator_id = %(user)s)
+  AND NOT EXISTS (SELECT 1 FROM {assignment} a
+                  WHERE a.item_id = i.id AND a.annotator_id = %(user)s
+                    AND a.status IN (%(skipped)s, %(submitted)s))
+  AND i.judgement_count + (SELECT count(*) FROM {assignment} a
+                           WHERE a.item_id = i.id AND a.status = %(active)s
+                             AND a.expires_at > %(now)s) < %(overlap)s
+ORDER BY {order}
+LIMIT %(limit)s {lock}
+"""
 
 
 def _lock_next(*, project: Project, user: User, now: datetime, exclude: list[int]) -> list[Item]:
-    """Lock and return up to CANDIDATE_BATCH candidates in the project's order."""
-    candidates = _candidates(project=project, user=user, now=now).exclude(pk__in=exclude)
-    locking = candidates.select_for_update(skip_locked=True, of=("self",))
+    """Lock and return up to CANDIDATE_BATCH items of ``project`` that, as far as this
+    statement's snapshot knows, still need a judgement from ``user`` (not complete, not
+    judged or skipped by them, not fully leased), in the project's order. Rows another
+    transaction holds are skipped, not waited for."""
+    params: dict[str, object] = {
+        "project": project.pk,
+        "overlap": project.overlap,
+        "user": user.pk,
+        "skipped": Assignment.Status.SKIPPED,
+        "submitted": Assignment.Status.SUBMITTED,
+        "active": Assignment.Status.ACTIVE,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "limit": CANDIDATE_BATCH,
+    }
+    excluded = ""
+    if exclude:
+        excluded = " AND i.id NOT IN ({})".format(
+            ", ".join(f"%(x{n})s" for n in range(len(exclude)))
+        )
+        params.update({f"x{n}": pk for n, pk in enumerate(exclude)})
+    lock = ""
+    if connection.features.has_select_for_update_skip_locked:
+        lock = "FOR UPDATE OF i SKIP LOCKED"
+
+    def run(range_sql: str, order: str, **extra: object) -> list[Item]:
+        sql = _CANDIDATES_SQL.format(
+            columns=", ".join(f"i.{f.column}" for f in Item._meta.concrete_fields),
+            item=Item._meta.db_table,
+            judgement=Judgement._meta.db_table,
+            assignment=Assignment._meta.db_table,
+            range=range_sql + excluded,
+            order=order,
+            lock=lock,
+        )
+        return list(Item.objects.raw(sql, {**params, **extra}))
+
     if project.order == Project.Order.RANDOM:
         # Start at a random item and go round: uses the (project, id) index, no sort.
         bounds = Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True)
@@ -98,13 +126,13 @@ def _lock_next(*, project: Project, user: User, now: datetime, exclude: list[int
         if low is None or high is None:
             return []
         pivot = random.randint(low, high)
-        found = list(locking.filter(pk__gte=pivot).order_by("pk")[:CANDIDATE_BATCH])
+        found = run("AND i.id >= %(pivot)s", "i.id", pivot=pivot)
         if len(found) < CANDIDATE_BATCH:
-            found += list(
-                locking.filter(pk__lt=pivot).order_by("pk")[: CANDIDATE_BATCH - len(found)]
-            )
+            found += run("AND i.id < %(pivot)s", "i.id", pivot=pivot)[
+                : CANDIDATE_BATCH - len(found)
+            ]
         return found
-    return list(locking.order_by("-judgement_count", "pk")[:CANDIDATE_BATCH])
+    return run("", "i.judgement_count DESC, i.id")
 
 
 def assignment_next(

@@ -13,11 +13,13 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import NotFound, PermissionDenied, ValidationError
 from feedback.models import Project
 from feedback.selectors import (
+    MANAGING_ROLES,
     item_get_for_user,
     judgements_for_user,
     project_get_for_annotator,
     project_may_manage,
     project_progress_for_user,
+    projects_for_user,
 )
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.judgements import judgement_submit
@@ -58,8 +60,10 @@ def _flag(data: dict[str, Any], key: str) -> bool:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    progress = project_progress_for_user(user=_user(request))
-    return render(request, "feedback/home.html", {"progress": progress})
+    user = _user(request)
+    progress = project_progress_for_user(user=user)
+    managed = set(projects_for_user(user=user, roles=MANAGING_ROLES).values_list("pk", flat=True))
+    return render(request, "feedback/home.html", {"progress": progress, "managed": managed})
 
 
 @login_required

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from feedback.models import Assignment, Judgement, Project
-from tests.factories import items_make, project_make, user_make
+from feedback.models import Assignment, Judgement, Membership, Project
+from feedback.services.judgements import judgement_submit
+from tests.factories import items_make, project_make, response_ids, user_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -116,6 +117,27 @@ def test_annotator_ranks_by_mouse_and_keyboard_ties_and_skips(live_server: Any, 
     assert skip.status == Assignment.Status.SKIPPED
     assert skip.skip_reason == "needs domain knowledge"
     assert Judgement.objects.filter(annotator=ann).count() == 3
+    page.goto(f"{base}/")
+    assert "3 of 4 items complete" in page.locator("main").inner_text()
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/home.png", full_page=True)
+    _assert_clean(page)
+
+
+def test_project_admin_sees_the_dashboard_with_charts(live_server: Any, page: Any) -> None:
+    project = project_make(slug="dash", overlap=2)
+    items = items_make(project=project, count=5, responses=2)
+    ann = user_make("ann", project=project)
+    user_make("boss", project=project, role=Membership.Role.ADMIN)
+    for item in items[:3]:
+        judgement_submit(user=ann, item=item, ranking=[[pk] for pk in response_ids(item)])
+    _log_in(page, live_server.url, "boss")
+    page.goto(f"{live_server.url}/p/dash/dashboard/")
+    text = page.locator("main").inner_text()
+    assert "In progress" in text and "Leases live now" in text
+    assert page.locator("svg rect.bar").count() >= 3
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/dashboard.png", full_page=True)
     _assert_clean(page)
 
 

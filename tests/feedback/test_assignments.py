@@ -203,10 +203,10 @@ def test_next_item_query_count_does_not_grow_with_the_project(
     project = project_make(overlap=3)
     items_make(project=project, count=200)
     ann = user_make("ann", project=project)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         lease = assignment_next(project=project, user=ann)
     assert lease is not None
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         _rank(ann, lease.item)
 
 

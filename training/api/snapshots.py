@@ -74,7 +74,11 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
 
 
 class SnapshotListView(APIView):
-    @extend_schema(summary="Snapshots of a project, newest first", responses=SnapshotPage)
+    @extend_schema(
+        operation_id="projects_snapshots_list",
+        summary="Snapshots of a project, newest first",
+        responses=SnapshotPage,
+    )
     def get(self, request: Request, slug: str) -> Response:
         user = _user(request)
         project = _project_with_role(request, slug, EXPORTING_ROLES)
