@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from training.models import JobKind, ModelVersion, RetrainPolicy, RetrainRun, TrainingJob
+from training.services.retrain import POLICY_FIELDS
 
 
 def _version_ref(version: ModelVersion | None) -> dict[str, Any] | None:
@@ -187,19 +188,4 @@ class RetrainPolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RetrainPolicy
-        fields = [
-            "project",
-            "enabled",
-            "min_new_judgements",
-            "policy_method",
-            "win_rate_threshold",
-            "eval_prompts",
-            "check_every_seconds",
-            "snapshot_params",
-            "reward_config",
-            "policy_config",
-            "evaluate_config",
-            "generate_after",
-            "generate_config",
-            "updated_at",
-        ]
+        fields = ["project", *POLICY_FIELDS, "updated_at"]
