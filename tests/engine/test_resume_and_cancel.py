@@ -82,3 +82,13 @@ def test_cancel_stops_between_steps_and_leaves_a_resumable_run(
     assert resumed.steps == 6 and not resumed.cancelled
     assert resumed.card["resumed_from"] == "checkpoint-3"
     assert (resumed.model_dir / "model.safetensors").is_file()
+
+
+def test_resume_skips_a_checkpoint_left_half_written_by_a_killed_worker(tmp_path: Path) -> None:
+    from training.engine.runtime import last_checkpoint
+
+    complete = tmp_path / "checkpoint-10"
+    complete.mkdir()
+    (complete / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-15").mkdir()  # killed mid-save: weights, no trainer state yet
+    assert last_checkpoint(tmp_path) == str(complete)

@@ -203,14 +203,18 @@ def engine_callback(run: Run, *, raise_after_save: bool = False) -> Any:
     return EngineCallback()
 
 
-def last_checkpoint(run: Run) -> str | None:
-    """The newest complete checkpoint under out/checkpoints, if any."""
-    if not run.checkpoints_dir.is_dir():
+def last_checkpoint(checkpoints_dir: Path) -> str | None:
+    """The newest complete checkpoint in ``checkpoints_dir``, if any."""
+    if not checkpoints_dir.is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    found = get_last_checkpoint(str(run.checkpoints_dir))
-    return str(found) if found else None
+    # A worker killed mid-save leaves a checkpoint folder without its trainer state (the
+    # Trainer writes trainer_state.json after the weights and optimizer): skip those.
+    steps = []
+    for folder in checkpoints_dir.glob("checkpoint-*"):
+        suffix = folder.name.removeprefix("checkpoint-")
+        if suffix.isdigit() and (folder / "trainer_state.json").is_file():
+            steps.append((int(suffix), folder))
+    return str(max(steps)[1]) if steps else None
 
 
 def fit(run: Run, trainer: Any, callback: Any, *, resumable: bool = True) -> tuple[int, bool]:
@@ -218,7 +222,7 @@ def fit(run: Run, trainer: Any, callback: Any, *, resumable: bool = True) -> tup
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # it prints every log to stdout; we report via hooks
-    checkpoint = last_checkpoint(run) if resumable else None
+    checkpoint = last_checkpoint(run.checkpoints_dir) if resumable else None
     if checkpoint:
         run.log(f"resuming from {Path(checkpoint).name}")
         run.extra["resumed_from"] = Path(checkpoint).name
