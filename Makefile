@@ -10,6 +10,7 @@ PORT ?= 8000
 # Tests run against real Postgres and Redis on this machine.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedback
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_CACHE_URL ?= redis://127.0.0.1:6379/1
 
 .PHONY: install install-dev demo test lint typecheck pytest services migrate clean
 
@@ -50,6 +51,7 @@ typecheck: install-dev
 
 pytest: install-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+		CACHE_URL=$(TEST_CACHE_URL) \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

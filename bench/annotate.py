@@ -2,11 +2,15 @@
 
 It creates its own database (``--db``, default ``feedback_bench_ws``), migrates it, loads a
 project of 10,000 items with 4 responses each (bulk), starts gunicorn with production
-settings, logs N annotators in through the login page and has each one loop, for a fixed
-time, over the same endpoints the item page uses:
+settings (sessions and rendered Markdown in Redis, as docker-compose runs it), logs N
+annotators in through the login page and has each one loop, for a fixed time, over the
+same endpoints the item page uses:
 
-    GET  /p/<slug>/next/                      the next item (lease + rendered HTML)
-    POST /p/<slug>/items/<id>/judgement/      a ranking of its responses
+    GET  /p/<slug>/next/                      the first item (lease + rendered HTML)
+    POST /p/<slug>/items/<id>/judgement/?next=1
+                                              a ranking of its responses; the answer
+                                              carries the next item, as on the page
+                                              (``--two-requests``: a GET next after each)
 
 It prints completed judgements per second and p50/p95/p99 latency per request type, then
 checks the database: no item over-assigned, no judgement lost (every 201 the clients got
@@ -32,6 +36,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
@@ -46,10 +51,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--port", type=int, default=8300)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    # docker-compose's web service: gunicorn's sync workers, as many as WEB_WORKERS (3).
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--db", default="feedback_bench_ws")
     parser.add_argument("--keep-db", action="store_true", help="leave the database behind")
+    parser.add_argument(
+        "--two-requests",
+        action="store_true",
+        help="ask for the next item in a request of its own after each submit "
+        "(the page gets it in the submit's answer)",
+    )
     return parser.parse_args()
 
 
@@ -137,7 +150,7 @@ def start_gunicorn(args: argparse.Namespace, env: dict[str, str]) -> subprocess.
         str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application",
         "--bind", f"127.0.0.1:{args.port}",
         "--workers", str(args.workers),
-        "--worker-class", "gthread", "--threads", str(args.threads),
+        "--worker-class", args.worker_class, "--threads", str(args.threads),
         "--keep-alive", "30", "--log-level", "warning",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
@@ -216,26 +229,29 @@ class Annotator:
         )
         assert status == 302 and "sessionid" in self.cookies, f"login failed: {status}"
 
-    def run(self, until: float, stats: Stats, rng: random.Random) -> None:
+    def next_item(self, stats: Stats) -> dict[str, Any] | None:
+        start = time.perf_counter()
+        status, body = self.request("GET", f"/p/{SLUG}/next/", None, {"Accept": "application/json"})
+        elapsed = time.perf_counter() - start
+        with stats.lock:
+            if status != 200:
+                stats.errors.append(f"next {status}: {body[:200]!r}")
+                return None
+            stats.latencies["next"].append(elapsed)
+        item: dict[str, Any] | None = json.loads(body)["item"]
+        return item
+
+    def run(self, until: float, stats: Stats, rng: random.Random, two_requests: bool) -> None:
+        """Judge items until ``until``: submit each with ``?next=1`` and take the next
+        item from the answer, as the item page does (``two_requests``: ask ``next`` after
+        each submit instead)."""
         json_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
             "X-CSRFToken": self.cookies["csrftoken"],
         }
-        while time.monotonic() < until:
-            start = time.perf_counter()
-            status, body = self.request(
-                "GET", f"/p/{SLUG}/next/", None, {"Accept": "application/json"}
-            )
-            elapsed = time.perf_counter() - start
-            if status != 200:
-                with stats.lock:
-                    stats.errors.append(f"next {status}: {body[:200]!r}")
-                continue
-            payload = json.loads(body)
-            if payload["item"] is None:
-                return
-            item = payload["item"]
+        item = self.next_item(stats)
+        while item is not None and time.monotonic() < until:
             order = list(item["shown_order"])
             rng.shuffle(order)
             ranking = (
@@ -246,20 +262,23 @@ class Annotator:
             submit = json.dumps(
                 {"ranking": ranking, "shown_order": item["shown_order"], "time_spent_ms": 1000}
             ).encode()
-            start2 = time.perf_counter()
-            status, body = self.request(
-                "POST", f"/p/{SLUG}/items/{item['id']}/judgement/", submit, json_headers
-            )
-            elapsed2 = time.perf_counter() - start2
+            path = f"/p/{SLUG}/items/{item['id']}/judgement/" + ("" if two_requests else "?next=1")
+            start = time.perf_counter()
+            status, body = self.request("POST", path, submit, json_headers)
+            elapsed = time.perf_counter() - start
+            answer = json.loads(body) if body else {}
             with stats.lock:
-                stats.latencies["next"].append(elapsed)
-                stats.latencies["submit"].append(elapsed2)
+                stats.latencies["submit"].append(elapsed)
                 if status == 201:
-                    stats.judgements.append(json.loads(body)["judgement"]["id"])
+                    stats.judgements.append(answer["judgement"]["id"])
                 elif status == 409:
                     stats.conflicts += 1
                 else:
                     stats.errors.append(f"submit {status}: {body[:200]!r}")
+            if two_requests or status != 201 or answer.get("next") is None:
+                item = self.next_item(stats)
+            else:
+                item = answer["next"]["item"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -372,6 +391,9 @@ def main() -> None:
         "STATIC_ROOT": static_root,
         "LOG_LEVEL": "WARNING",
         "CONN_MAX_AGE": "600",
+        "CACHE_URL": os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/1"),
+        # A fresh key space: rendered Markdown from an earlier run must not help this one.
+        "CACHE_KEY_PREFIX": f"bench-annotate-{os.getpid()}-{time.time_ns()}",
     }
     os.environ.update(env)
     server: subprocess.Popen[bytes] | None = None
@@ -387,13 +409,13 @@ def main() -> None:
             annotator.log_in()
         stats = Stats()
         print(
-            f"gunicorn: {args.workers} workers x {args.threads} threads; "
+            f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
             f"{args.annotators} annotators for {args.seconds:.0f} s; "
             f"{os.cpu_count()} CPUs, load average before: {load_average()}"
         )
         until = time.monotonic() + args.seconds
         threads = [
-            threading.Thread(target=a.run, args=(until, stats, random.Random(n)))
+            threading.Thread(target=a.run, args=(until, stats, random.Random(n), args.two_requests))
             for n, a in enumerate(annotators)
         ]
         started = time.perf_counter()

@@ -102,6 +102,24 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- cache and sessions --------------------------------------------------------------
+# CACHE_URL names a cache every web process shares (redis://... in docker-compose and in
+# the tests). With one, sessions are read from it (written through to the database, so a
+# cache flush logs nobody out) and rendered Markdown is kept in it. Without one (the
+# embedded default), each process has its own memory cache and sessions live in the
+# database only: a per-process session cache would let a logged-out session live on in
+# another process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "core.cache.RedisCache"  # reuses its Redis clients
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="feedback")
+SHARED_CACHE = CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if SHARED_CACHE
+    else "django.contrib.sessions.backends.db"
+)
+
 # --- auth ----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -111,7 +129,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "core.auth.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -287,6 +305,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.job_run": {"queue": "gpu"},
     "training.tasks.jobs_reap": {"queue": "default"},
     "training.tasks.retrain_check": {"queue": "default"},
+    "feedback.tasks.assignments_expire": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -297,6 +316,10 @@ CELERY_BEAT_SCHEDULE = {
     "training-reap-stale-jobs": {
         "task": "training.tasks.jobs_reap",
         "schedule": TRAINING_REAP_EVERY_SECONDS,
+    },
+    "feedback-expire-leases": {
+        "task": "feedback.tasks.assignments_expire",
+        "schedule": 60.0,
     },
 }
 CELERY_TIMEZONE = TIME_ZONE

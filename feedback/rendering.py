@@ -7,9 +7,13 @@ http, https and mailto links. Images are not allowed: a response could otherwise
 the annotator's browser fetch a URL of its choosing.
 """
 
+import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
+from importlib.metadata import version
 
 import nh3
+from django.core.cache import cache
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
@@ -25,13 +29,9 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
-@lru_cache(maxsize=4096)
-def markdown_render(text: str) -> SafeString:
-    """Render ``text`` (CommonMark plus tables) to HTML that is safe to put in a page.
-
-    Cached per process: the same response is shown to every annotator of its item."""
+def _render(text: str) -> str:
     html = _markdown.render(text or "")
-    cleaned = nh3.clean(
+    return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -39,4 +39,46 @@ def markdown_render(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-    return mark_safe(cleaned)  # sanitised by nh3 just above
+
+
+@lru_cache(maxsize=1024)
+def markdown_render(text: str) -> SafeString:
+    """Render ``text`` (CommonMark plus tables) to HTML that is safe to put in a page.
+
+    Cached per process: for texts every page shows, such as a project's guidelines."""
+    return mark_safe(_render(text))  # sanitised by nh3 in _render
+
+
+# Cache keys name the renderer and the sanitiser's policy, so changing either (a tag
+# allowed or refused, a library upgrade) never serves HTML made under the old rules.
+_POLICY = hashlib.blake2b(
+    repr(
+        (
+            sorted(ALLOWED_TAGS),
+            sorted((tag, sorted(attrs)) for tag, attrs in ALLOWED_ATTRIBUTES.items()),
+            sorted(ALLOWED_SCHEMES),
+            version("markdown-it-py"),
+            version("nh3"),
+        )
+    ).encode(),
+    digest_size=8,
+).hexdigest()
+CACHE_SECONDS = 7 * 24 * 60 * 60
+
+
+def _cache_key(text: str) -> str:
+    return f"md:{_POLICY}:{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}"
+
+
+def markdown_render_many(texts: Sequence[str]) -> list[SafeString]:
+    """``markdown_render`` for many texts at once, through the shared cache (Redis in
+    production): each item is shown to ``overlap`` annotators on any web process, and
+    rendering is the largest cost of showing it. One cache round trip for all the texts;
+    only the ones no process has rendered yet are rendered here."""
+    keys = {text: _cache_key(text) for text in texts}
+    found: dict[str, str] = cache.get_many(list(set(keys.values())))
+    fresh = {keys[text]: _render(text) for text in set(texts) if keys[text] not in found}
+    if fresh:
+        cache.set_many(fresh, timeout=CACHE_SECONDS)
+        found.update(fresh)
+    return [mark_safe(found[keys[text]]) for text in texts]  # sanitised by _render

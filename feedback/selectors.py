@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core import sql
 from core.errors import NotFound
-from feedback.models import Assignment, Item, Judgement, Membership, Project
+from feedback.models import Assignment, Item, Judgement, Membership, Project, Response
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -56,10 +58,34 @@ EXPORTING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN, Membership.Role.EXPOR
 _ANNOTATOR_CHECKED = "_feedback_checked_annotator_pk"
 
 
+# One statement for "the project ``slug``, if this user may annotate in it": it runs on
+# every request of the annotators' workspace (see core.sql for why it is written out).
+_PROJECT_FOR_ANNOTATOR_SQL = """
+SELECT {columns} FROM {project} p
+WHERE p.slug = %(slug)s AND (%(staff)s OR EXISTS (
+    SELECT 1 FROM {membership} m
+    WHERE m.project_id = p.id AND m.user_id = %(user)s AND m.role IN {roles}))
+"""
+
+
 def project_get_for_annotator(*, user: User, slug: str) -> Project:
-    """The project ``slug`` if ``user`` may annotate in it (else NotFound). The instance
-    remembers the answer, so the services' own check costs no second query."""
-    project = project_get_for_user(user=user, slug=slug, roles=ANNOTATING_ROLES)
+    """The project ``slug`` if ``user`` may annotate in it (else NotFound): the same answer
+    as ``project_get_for_user(roles=ANNOTATING_ROLES)``. The instance remembers it, so the
+    services' own check costs no second query."""
+    if not user.is_authenticated:
+        raise NotFound(f"No project '{slug}'.")
+    roles, role_params = sql.placeholders(ANNOTATING_ROLES, "role")
+    statement = _PROJECT_FOR_ANNOTATOR_SQL.format(
+        columns=sql.columns(Project, "p"),
+        project=sql.table(Project),
+        membership=sql.table(Membership),
+        roles=roles,
+    )
+    params = {"slug": slug, "staff": bool(getattr(user, "is_staff", False)), "user": user.pk}
+    found = sql.fetch(Project, statement, {**params, **role_params})
+    if not found:
+        raise NotFound(f"No project '{slug}'.")
+    project = found[0]
     setattr(project, _ANNOTATOR_CHECKED, user.pk)
     return project
 
@@ -78,15 +104,40 @@ def project_may_manage(*, user: User, project: Project) -> bool:
 
 def item_get_for_user(*, user: User, project: Project, item_id: int) -> Item:
     """Item ``item_id`` of ``project`` if ``user`` may see that project; else NotFound."""
-    item = (
-        Item.objects.filter(project__in=projects_for_user(user=user).values("pk"))
-        .filter(project=project, pk=item_id)
-        .first()
-    )
+    if getattr(project, _ANNOTATOR_CHECKED, None) == user.pk and user.pk is not None:
+        # ``project`` came from project_get_for_annotator for this user: already checked.
+        statement = f"SELECT {sql.columns(Item, 'i')} FROM {sql.table(Item)} i "
+        statement += "WHERE i.id = %s AND i.project_id = %s"
+        item = next(iter(sql.fetch(Item, statement, [item_id, project.pk])), None)
+    else:
+        item = (
+            Item.objects.filter(project__in=projects_for_user(user=user).values("pk"))
+            .filter(project=project, pk=item_id)
+            .first()
+        )
     if item is None:
         raise NotFound(f"No item {item_id} in project '{project.slug}'.")
     item.project = project
     return item
+
+
+def item_response_ids(*, item: Item) -> list[int]:
+    """The ids of ``item``'s responses, in id order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {sql.table(Response)} WHERE item_id = %s ORDER BY id", [item.pk]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def item_response_contents(*, item: Item) -> dict[int, str]:
+    """``item``'s responses' texts by id, in id order (no model names: the page is blind)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, content FROM {sql.table(Response)} WHERE item_id = %s ORDER BY id",
+            [item.pk],
+        )
+        return dict(cursor.fetchall())
 
 
 def judgements_for_user(*, user: User, project: Project | None = None) -> QuerySet[Judgement]:

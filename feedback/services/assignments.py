@@ -13,17 +13,22 @@ How it stays true with many annotators asking at once (Postgres):
   on (project, annotator), so a double click cannot fetch two leases;
 - candidate items are locked with ``SELECT ... FOR UPDATE SKIP LOCKED``: two
   annotators never weigh the same item at the same moment, and neither waits;
-- once an item is locked, its live leases are counted again in a fresh statement
-  (a read-committed snapshot taken after the lock), because the candidate query's
-  own snapshot may predate a lease committed a moment earlier;
+- once an item is locked, the lease is taken by an ``INSERT ... SELECT`` that counts
+  the item's live leases again: a fresh statement (a read-committed snapshot taken
+  after the lock), because the candidate query's own snapshot may predate a lease
+  committed a moment earlier;
+- only items with at least two responses are handed out (a prompt still waiting for
+  generated candidates has nothing to rank);
 - ``Item.judgement_count`` (current human judgements) is changed only by
   ``feedback.services.judgements`` while the item row is locked, in the same
   transaction as the judgement, and lets the candidate query walk an index in
   "closest to completion, then oldest" order instead of counting a whole project.
 Leases are not counted in a column: they expire by the clock, so they are counted
-(per locked item, through an index) where they matter. On SQLite the database takes
-its write lock at BEGIN (``transaction_mode=IMMEDIATE``), so the same code is simply
-serial there; ``skip_locked`` is ignored.
+(per locked item, through an index) where they matter. The statements of this path
+are written in SQL (``core.sql``): it runs for every item an annotator sees.
+
+On SQLite the database takes its write lock at BEGIN (``transaction_mode=IMMEDIATE``),
+so the same code is simply serial there; ``skip_locked`` is ignored.
 """
 
 import random
@@ -31,11 +36,12 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from core import sql
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from feedback.models import Assignment, Item, Judgement, Project
+from feedback.models import Assignment, Item, Judgement, Project, Response
 from feedback.selectors import project_may_annotate
 
 # How many candidates one query locks at a time; more only when some turn out taken.
@@ -48,14 +54,19 @@ def lease_live_q(*, now: datetime, prefix: str = "") -> Q:
     return Q(**{f"{prefix}status": Assignment.Status.ACTIVE, f"{prefix}expires_at__gt": now})
 
 
-def annotator_lock(*, project: Project, user: User) -> None:
-    """Serialise one annotator's assignment work in one project until the transaction ends."""
+def annotator_lock(*, project: Project, user: User, durable: bool = True) -> None:
+    """Serialise one annotator's assignment work in one project until the transaction ends.
+
+    ``durable=False`` also lets this transaction's commit return before its WAL reaches
+    the disk (Postgres ``synchronous_commit``, for this transaction only). Only for a
+    transaction that writes nothing but a lease: a lease lost to a crash in that moment
+    is a lease that ran out early, which the rules already handle."""
     if connection.vendor == "postgresql":
+        lock = "SELECT pg_advisory_xact_lock(%s, %s)"
+        if not durable:
+            lock += ", set_config('synchronous_commit', 'off', true)"
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [project.pk % 2**31, int(user.pk) % 2**31],
-            )
+            cursor.execute(lock, [project.pk % 2**31, int(user.pk) % 2**31])
 
 
 def annotator_check(*, project: Project, user: User) -> None:
@@ -77,6 +88,7 @@ WHERE i.project_id = %(project)s AND i.judgement_count < %(overlap)s {range}
   AND i.judgement_count + (SELECT count(*) FROM {assignment} a
                            WHERE a.item_id = i.id AND a.status = %(active)s
                              AND a.expires_at > %(now)s) < %(overlap)s
+  AND (SELECT count(*) FROM (SELECT 1 FROM {response} r WHERE r.item_id = i.id LIMIT 2) two) = 2
 ORDER BY {order}
 LIMIT %(limit)s {lock}
 """
@@ -108,16 +120,17 @@ def _lock_next(*, project: Project, user: User, now: datetime, exclude: list[int
         lock = "FOR UPDATE OF i SKIP LOCKED"
 
     def run(range_sql: str, order: str, **extra: object) -> list[Item]:
-        sql = _CANDIDATES_SQL.format(
-            columns=", ".join(f"i.{f.column}" for f in Item._meta.concrete_fields),
-            item=Item._meta.db_table,
-            judgement=Judgement._meta.db_table,
-            assignment=Assignment._meta.db_table,
+        statement = _CANDIDATES_SQL.format(
+            columns=sql.columns(Item, "i"),
+            item=sql.table(Item),
+            judgement=sql.table(Judgement),
+            assignment=sql.table(Assignment),
+            response=sql.table(Response),
             range=range_sql + excluded,
             order=order,
             lock=lock,
         )
-        return list(Item.objects.raw(sql, {**params, **extra}))
+        return sql.fetch(Item, statement, {**params, **extra})
 
     if project.order == Project.Order.RANDOM:
         # Start at a random item and go round: uses the (project, id) index, no sort.
@@ -135,6 +148,65 @@ def _lock_next(*, project: Project, user: User, now: datetime, exclude: list[int
     return run("", "i.judgement_count DESC, i.id")
 
 
+# The annotator's active leases in a project (live or run out), soonest first.
+_HELD_SQL = """
+SELECT a.id, a.expires_at FROM {assignment} a JOIN {item} i ON i.id = a.item_id
+WHERE a.annotator_id = %(user)s AND a.status = %(active)s AND i.project_id = %(project)s
+ORDER BY a.expires_at, a.id
+"""
+
+# Take a lease on one locked candidate if it is still open: a statement of its own, so
+# its snapshot is newer than any lease committed before the candidate's row lock was
+# taken (the candidate query's own snapshot may be older than that).
+_LEASE_SQL = """
+INSERT INTO {assignment} (created_at, updated_at, item_id, annotator_id, status,
+                          expires_at, skip_reason)
+SELECT %(created)s, %(created)s, i.id, %(user)s, %(status)s, %(expires)s, ''
+FROM {item} i
+WHERE i.id = %(item)s
+  AND i.judgement_count + (SELECT count(*) FROM {assignment} a
+                           WHERE a.item_id = i.id AND a.status = %(active)s
+                             AND a.expires_at > %(now)s) < %(overlap)s
+RETURNING id
+"""
+
+
+def _lease_take(*, project: Project, user: User, item: Item, now: datetime) -> Assignment | None:
+    """A new lease of the locked ``item`` to ``user``, or None if it is no longer open."""
+    created = timezone.now()
+    expires = now + timedelta(minutes=project.lease_minutes)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LEASE_SQL.format(assignment=sql.table(Assignment), item=sql.table(Item)),
+            {
+                "created": sql.datetime_param(created),
+                "user": user.pk,
+                "status": Assignment.Status.ACTIVE,
+                "active": Assignment.Status.ACTIVE,
+                "expires": sql.datetime_param(expires),
+                "item": item.pk,
+                "now": sql.datetime_param(now),
+                "overlap": project.overlap,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    item.project = project
+    lease = Assignment(
+        id=row[0],
+        item=item,
+        annotator=user,
+        status=Assignment.Status.ACTIVE,
+        expires_at=expires,
+        created_at=created,
+        updated_at=created,
+    )
+    lease._state.adding = False
+    lease._state.db = connection.alias
+    return lease
+
+
 def assignment_next(
     *, project: Project, user: User, now: datetime | None = None
 ) -> Assignment | None:
@@ -142,49 +214,38 @@ def assignment_next(
     next item that needs them; None when nothing is left for them."""
     now = now or timezone.now()
     annotator_check(project=project, user=user)
+    # Inside a caller's transaction, the commit is the caller's: leave it durable.
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        annotator_lock(project=project, user=user)
-        mine = list(
-            Assignment.objects.filter(
-                annotator=user, item__project=project, status=Assignment.Status.ACTIVE
+        annotator_lock(project=project, user=user, durable=not own_transaction)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _HELD_SQL.format(assignment=sql.table(Assignment), item=sql.table(Item)),
+                {"user": user.pk, "active": Assignment.Status.ACTIVE, "project": project.pk},
             )
-            .select_related("item")
-            .order_by("expires_at", "pk")
-        )
-        ran_out = [lease.pk for lease in mine if lease.expires_at <= now]
+            held = [(pk, sql.datetime_value(expires)) for pk, expires in cursor.fetchall()]
+        ran_out = [pk for pk, expires in held if expires <= now]
         if ran_out:
             # Back to the pool (others already ignore them by the clock); marked so that
             # this annotator may be offered the item again under the one-active rule.
             Assignment.objects.filter(pk__in=ran_out).update(
                 status=Assignment.Status.EXPIRED, updated_at=timezone.now()
             )
-        held = next((lease for lease in mine if lease.expires_at > now), None)
-        if held is not None:
-            held.item.project = project
-            return held
+        live = next((pk for pk, expires in held if expires > now), None)
+        if live is not None:
+            held_lease = Assignment.objects.select_related("item").get(pk=live)
+            held_lease.item.project = project
+            return held_lease
 
         checked: list[int] = []
         while True:
             batch = _lock_next(project=project, user=user, now=now, exclude=checked)
             if not batch:
                 return None
-            # Count live leases again now the rows are locked: this statement's snapshot is
-            # newer than any lease committed before we took the locks.
-            leased = dict(
-                Assignment.objects.filter(lease_live_q(now=now), item__in=[i.pk for i in batch])
-                .order_by()
-                .values_list("item")
-                .annotate(n=Count("pk"))
-                .values_list("item", "n")
-            )
             for item in batch:
-                if item.judgement_count + leased.get(item.pk, 0) < project.overlap:
-                    item.project = project
-                    return Assignment.objects.create(
-                        item=item,
-                        annotator=user,
-                        expires_at=now + timedelta(minutes=project.lease_minutes),
-                    )
+                lease = _lease_take(project=project, user=user, item=item, now=now)
+                if lease is not None:
+                    return lease
             checked += [i.pk for i in batch]
 
 
@@ -231,3 +292,15 @@ def assignment_skip(
         lease.skip_reason = reason
         lease.save(update_fields=["status", "skip_reason", "updated_at"])
         return lease
+
+
+def assignments_expire(*, now: datetime | None = None) -> int:
+    """Mark every active lease that ran out ``expired``; return how many.
+
+    Only bookkeeping: every rule already treats a lease as live by its ``expires_at``, and
+    ``assignment_next`` marks an annotator's own run-out leases. This sweep (Celery beat,
+    every minute) keeps the status column true for the admin lists and the dashboard."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(status=Assignment.Status.ACTIVE, expires_at__lte=now).update(
+        status=Assignment.Status.EXPIRED, updated_at=timezone.now()
+    )

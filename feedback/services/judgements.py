@@ -1,17 +1,17 @@
 """Judgements: what a valid ranking is (shared by every door) and recording one."""
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from core.errors import Conflict, ValidationError
+from core import sql
+from core.errors import Conflict, NotFound, ValidationError
 from feedback.models import Assignment, Item, Judgement, Project
+from feedback.selectors import item_response_ids
 
 Ranking = list[list[int]]
 
@@ -226,10 +226,9 @@ def judgement_submit(
     now = now or timezone.now()
     project = item.project
     annotator_check(project=project, user=user)
-    response_ids = list(item.responses.order_by().values_list("pk", flat=True))
     fields = judgement_clean(
         project=project,
-        response_ids=response_ids,
+        response_ids=item_response_ids(item=item),
         ranking=ranking,
         both_bad=both_bad,
         ratings=ratings,
@@ -241,69 +240,75 @@ def judgement_submit(
     )
     with transaction.atomic():
         annotator_lock(project=project, user=user)
-        locked = Item.objects.select_for_update().only("pk", "judgement_count").get(pk=item.pk)
-        current = (
-            Judgement.objects.filter(item=item, annotator=user, is_current=True)
-            .only("pk", "version")
-            .first()
-        )
+        judgement_count, current_pk, current_version = _item_lock(item=item, user=user)
         # The user's lease on the item, if any, is now spent: mark it and read its expiry in
         # one statement (rolled back with the rest if the judgement is refused).
         lease_expires = _lease_submit(item=item, user=user)
-        if current is None:
+        judgement = Judgement(item=item, annotator=user, source=Judgement.Source.HUMAN, **fields)
+        if current_pk is None:
             if lease_expires is None or lease_expires <= now:
                 others = (
                     Assignment.objects.filter(lease_live_q(now=now), item=item)
                     .exclude(annotator=user)
                     .count()
                 )
-                if locked.judgement_count + others >= project.overlap:
+                if judgement_count + others >= project.overlap:
                     raise Conflict(
                         "This item already has the judgements it needs; "
                         "your lease on it had expired.",
                         code="not_needed",
                         details={"item": item.pk},
                     )
-            judgement = Judgement.objects.create(
-                item=item, annotator=user, source=Judgement.Source.HUMAN, version=1, **fields
-            )
-            Item.objects.filter(pk=item.pk).update(judgement_count=F("judgement_count") + 1)
+            sql.insert(judgement)
+            _item_count_add(item=item)
         else:
-            Judgement.objects.filter(pk=current.pk).update(is_current=False)
-            judgement = Judgement.objects.create(
-                item=item,
-                annotator=user,
-                source=Judgement.Source.HUMAN,
-                version=current.version + 1,
-                previous_id=current.pk,
-                **fields,
-            )
+            Judgement.objects.filter(pk=current_pk).update(is_current=False)
+            judgement.version = current_version + 1
+            judgement.previous_id = current_pk
+            sql.insert(judgement)
     return judgement
+
+
+def _item_lock(*, item: Item, user: User) -> tuple[int, int | None, int]:
+    """Lock ``item``'s row; return its judgement count and ``user``'s current judgement of
+    it (id and version; None and 0 if they have none). The caller holds the annotator's
+    lock, so their current judgement cannot change under this statement's snapshot."""
+    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.judgement_count, j.id, j.version FROM {sql.table(Item)} i "
+            f"LEFT JOIN {sql.table(Judgement)} j ON j.item_id = i.id "
+            "AND j.annotator_id = %s AND j.is_current WHERE i.id = %s" + lock,
+            [user.pk, item.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"No item {item.pk}.")
+    count, current_pk, current_version = row
+    return count, current_pk, current_version or 0
+
+
+def _item_count_add(*, item: Item) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {sql.table(Item)} SET judgement_count = judgement_count + 1 WHERE id = %s",
+            [item.pk],
+        )
 
 
 def _lease_submit(*, item: Item, user: User) -> datetime | None:
     """Mark ``user``'s active lease on ``item`` submitted; return when it expires(d)."""
-    table = Assignment._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s, updated_at = %s "  # names are ours
+            f"UPDATE {sql.table(Assignment)} SET status = %s, updated_at = %s "
             "WHERE item_id = %s AND annotator_id = %s AND status = %s RETURNING expires_at",
             [
                 Assignment.Status.SUBMITTED,
-                timezone.now(),
+                sql.datetime_param(timezone.now()),
                 item.pk,
                 user.pk,
                 Assignment.Status.ACTIVE,
             ],
         )
         row = cursor.fetchone()
-    if row is None:
-        return None
-    expires = row[0]
-    if isinstance(expires, str):  # SQLite without type detection
-        expires = parse_datetime(expires)
-    if not isinstance(expires, datetime):
-        raise TypeError(f"unexpected lease expiry {row[0]!r}")
-    if timezone.is_naive(expires):  # SQLite stores UTC without an offset
-        expires = expires.replace(tzinfo=UTC)
-    return expires
+    return None if row is None else sql.datetime_value(row[0])

@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils.safestring import SafeString
 
 from feedback.models import Assignment, Item, Judgement, Project
-from feedback.rendering import markdown_render
+from feedback.rendering import markdown_render, markdown_render_many
+from feedback.selectors import item_response_contents
 
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
@@ -70,34 +71,34 @@ def item_view_build(
     judgement: Judgement | None = None,
 ) -> ItemView:
     project = item.project
-    contents = dict(item.responses.order_by().values_list("pk", "content"))
+    contents = item_response_contents(item=item)
     if judgement is not None and judgement.shown_order:
         order = [pk for pk in judgement.shown_order if pk in contents]
     else:
         order = shown_order_for(user=user, item=item, response_ids=list(contents))
     ratings = judgement.ratings if judgement is not None else {}
+    messages = [m for m in (item.messages or []) if isinstance(m, dict)]
+    rendered = markdown_render_many(
+        [contents[pk] for pk in order] + [str(m.get("content", "")) for m in messages]
+    )
     shown = [
         ShownResponse(
             id=pk,
             label=LABELS[index % len(LABELS)],
-            html=markdown_render(contents[pk]),
+            html=rendered[index],
             rating=ratings.get(str(pk)),
         )
         for index, pk in enumerate(order)
     ]
-    messages = [
-        ShownMessage(
-            role=str(m.get("role", "")),
-            role_name=ROLE_NAMES.get(str(m.get("role", "")), str(m.get("role", "")).title()),
-            html=markdown_render(str(m.get("content", ""))),
-        )
-        for m in (item.messages or [])
-        if isinstance(m, dict)
+    roles = [str(m.get("role", "")) for m in messages]
+    shown_messages = [
+        ShownMessage(role=role, role_name=ROLE_NAMES.get(role, role.title()), html=html)
+        for role, html in zip(roles, rendered[len(order) :], strict=True)
     ]
     view = ItemView(
         project=project,
         item=item,
-        messages=messages,
+        messages=shown_messages,
         responses=shown,
         assignment=assignment,
         judgement=judgement,

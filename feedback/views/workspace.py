@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import NotFound, PermissionDenied, ValidationError
+from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
 from feedback.models import Project
 from feedback.selectors import (
     MANAGING_ROLES,
@@ -87,30 +87,49 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _next_payload(request: HttpRequest, project: Project) -> dict[str, Any]:
+    """The annotator's next item (a lease, taken now or already held) with its HTML for the
+    page to swap in; ``item`` is None when nothing is left for them."""
+    lease = assignment_next(project=project, user=_user(request))
+    if lease is None:
+        html = render_to_string("feedback/_done.html", {"project": project}, request=request)
+        return {"assignment": None, "item": None, "html": html}
+    view = item_view_build(user=_user(request), item=lease.item, assignment=lease)
+    return {
+        "assignment": {"id": lease.pk, "expires_at": lease.expires_at.isoformat()},
+        "item": {"id": lease.item_id, "shown_order": [r.id for r in view.responses]},
+        "html": render_to_string("feedback/_item.html", {"view": view}, request=request),
+    }
+
+
+def _wants_next(request: HttpRequest) -> bool:
+    """``?next=1``: answer a submit or a skip with the next item too, saving the page a
+    second round trip between two items."""
+    return request.GET.get("next") in {"1", "true"}
+
+
+def _next_payload_or_none(request: HttpRequest, project: Project) -> dict[str, Any] | None:
+    """The next item after a submit or a skip that is already saved: a refusal here must not
+    read as if the judgement had failed, so it becomes None (the page then asks ``next``)."""
+    try:
+        return _next_payload(request, project)
+    except ApplicationError:
+        return None
+
+
 @require_GET
 @json_view
 def next_item(request: HttpRequest, slug: str) -> HttpResponse:
     """JSON: the annotator's next item, with its HTML for the page to swap in."""
     project = project_get_for_annotator(user=_user(request), slug=slug)
-    lease = assignment_next(project=project, user=_user(request))
-    if lease is None:
-        html = render_to_string("feedback/_done.html", {"project": project}, request=request)
-        return JsonResponse({"assignment": None, "item": None, "html": html})
-    view = item_view_build(user=_user(request), item=lease.item, assignment=lease)
-    html = render_to_string("feedback/_item.html", {"view": view}, request=request)
-    return JsonResponse(
-        {
-            "assignment": {"id": lease.pk, "expires_at": lease.expires_at.isoformat()},
-            "item": {"id": lease.item_id, "shown_order": [r.id for r in view.responses]},
-            "html": html,
-        }
-    )
+    return JsonResponse(_next_payload(request, project))
 
 
 @require_POST
 @json_view
 def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
-    """JSON: submit (or change) the annotator's judgement of one item."""
+    """JSON: submit (or change) the annotator's judgement of one item; with ``?next=1``
+    the answer carries the next item as well (as ``next`` answers it)."""
     project = project_get_for_annotator(user=_user(request), slug=slug)
     item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
     data = json_body(request)
@@ -126,16 +145,18 @@ def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpRespons
         shown_order=data.get("shown_order"),
         time_spent_ms=data.get("time_spent_ms"),
     )
-    return JsonResponse(
-        {"judgement": {"id": judgement.pk, "item": item.pk, "version": judgement.version}},
-        status=201,
-    )
+    body: dict[str, Any] = {
+        "judgement": {"id": judgement.pk, "item": item.pk, "version": judgement.version}
+    }
+    if _wants_next(request):
+        body["next"] = _next_payload_or_none(request, project)
+    return JsonResponse(body, status=201)
 
 
 @require_POST
 @json_view
 def skip_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
-    """JSON: give the item back, with an optional reason."""
+    """JSON: give the item back, with an optional reason (``?next=1`` as for a submit)."""
     project = project_get_for_annotator(user=_user(request), slug=slug)
     item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
     data = json_body(request)
@@ -145,7 +166,10 @@ def skip_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
         item=item,
         reason=_text(data, "reason"),
     )
-    return JsonResponse({"skip": {"id": skip.pk, "item": item.pk}})
+    body: dict[str, Any] = {"skip": {"id": skip.pk, "item": item.pk}}
+    if _wants_next(request):
+        body["next"] = _next_payload_or_none(request, project)
+    return JsonResponse(body)
 
 
 @login_required

@@ -301,6 +301,14 @@
     });
   }
 
+  function showNext(body, message) {
+    teardown();
+    workspace.innerHTML = body.html; // server-rendered, sanitised fragment
+    window.scrollTo(0, 0);
+    say(message || "");
+    setUp();
+  }
+
   function loadNext(message) {
     var url = state.root.dataset.nextUrl;
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -311,16 +319,25 @@
         return response.json();
       })
       .then(function (body) {
-        teardown();
-        workspace.innerHTML = body.html; // server-rendered, sanitised fragment
-        window.scrollTo(0, 0);
-        say(message || "");
-        setUp();
+        showNext(body, message);
       })
       .catch(function () {
         state.busy = false;
         showErrors(["Could not load the next item. Check your connection and reload the page."]);
       });
+  }
+
+  // The server answers a submit or a skip made with ?next=1 with the next item as well.
+  function withNext(url) {
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + "next=1";
+  }
+
+  function moveOn(result, message) {
+    if (result.body && result.body.next) {
+      showNext(result.body.next, message);
+    } else {
+      loadNext(message);
+    }
   }
 
   function submit() {
@@ -335,12 +352,13 @@
     showErrors([]);
     state.busy = true;
     state.root.classList.add("is-busy");
-    send(state.root.dataset.submitUrl, collected.data).then(
+    var after = state.root.dataset.afterSubmit;
+    var url = state.root.dataset.submitUrl;
+    send(after === "next" ? withNext(url) : url, collected.data).then(
       function (result) {
         if (result.status === 201) {
-          var after = state.root.dataset.afterSubmit;
           if (after === "next") {
-            loadNext("Saved. Here is the next item.");
+            moveOn(result, "Saved. Here is the next item.");
           } else {
             window.location.assign(after);
           }
@@ -377,8 +395,10 @@
 
   function doSkip(reason) {
     state.busy = true;
-    send(state.root.dataset.skipUrl, { reason: reason }).then(function (result) {
-      if (result.status === 200 || result.status === 409) {
+    send(withNext(state.root.dataset.skipUrl), { reason: reason }).then(function (result) {
+      if (result.status === 200) {
+        moveOn(result, "Skipped.");
+      } else if (result.status === 409) {
         loadNext("Skipped.");
       } else {
         state.busy = false;

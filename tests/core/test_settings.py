@@ -42,3 +42,21 @@ def test_production_deploy_check_is_clean() -> None:
 def test_migrations_are_up_to_date() -> None:
     result = _manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _settings_value(expression: str, **env: str) -> str:
+    code = f"from django.conf import settings; print({expression})"
+    result = _manage("shell", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # after the shell's own notice, if any
+
+
+def test_sessions_use_the_shared_cache_only_when_there_is_one() -> None:
+    shared = _settings_value(
+        "settings.SESSION_ENGINE, settings.CACHES['default']['BACKEND'], sep=' '",
+        CACHE_URL="redis://127.0.0.1:6379/1",
+    )
+    assert shared == "django.contrib.sessions.backends.cached_db core.cache.RedisCache"
+    # A per-process memory cache would let a logged-out session live on in another process.
+    alone = _settings_value("settings.SESSION_ENGINE", CACHE_URL="locmemcache://")
+    assert alone == "django.contrib.sessions.backends.db"

@@ -5,11 +5,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from feedback.models import Assignment, Item, Judgement, Membership, Project
-from feedback.services.assignments import assignment_next, assignment_skip
+from feedback.models import Assignment, Item, Judgement, Membership, Project, Response
+from feedback.services.assignments import (
+    annotator_lock,
+    assignment_next,
+    assignment_skip,
+    assignments_expire,
+)
 from feedback.services.judgements import judgement_submit
 from tests.factories import items_make, project_make, response_ids, user_make
 
@@ -258,3 +264,54 @@ def test_pairwise_verdicts_and_ratings_are_stored_as_given() -> None:
         user=bob, item=item, ranking=None, not_rankable=True, flag_reason="prompt is empty"
     )
     assert flagged.not_rankable and flagged.ranking == [] and flagged.flag_reason
+
+
+def test_an_item_without_two_responses_is_not_handed_out() -> None:
+    # A prompt still waiting for generated candidates has nothing to rank.
+    project = project_make(overlap=1)
+    waiting, one, ready = items_make(project=project, count=3, responses=2)
+    Response.objects.filter(item=waiting).delete()
+    Response.objects.filter(item=one, position=1).delete()
+    ann = user_make("ann", project=project)
+    lease = assignment_next(project=project, user=ann)
+    assert lease is not None and lease.item_id == ready.pk
+    assert assignment_next(project=project, user=ann) == lease
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        row = cursor.fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_a_lease_only_transaction_gives_up_waiting_for_the_disk() -> None:
+    project = project_make(overlap=1)
+    items_make(project=project, count=1)
+    ann = user_make("ann", project=project)
+    with transaction.atomic():
+        annotator_lock(project=project, user=ann, durable=False)
+        assert _synchronous_commit() == "off"
+    with transaction.atomic():
+        annotator_lock(project=project, user=ann)
+        assert _synchronous_commit() == "on"
+    # Inside a caller's transaction (a test's, here) the commit stays the caller's: durable.
+    with transaction.atomic():
+        assert assignment_next(project=project, user=ann) is not None
+        assert _synchronous_commit() == "on"
+
+
+def test_the_sweep_marks_run_out_leases_expired_and_leaves_live_ones() -> None:
+    project = project_make(overlap=1, lease_minutes=10)
+    items_make(project=project, count=2)
+    early, late = user_make("early", project=project), user_make("late", project=project)
+    start = timezone.now()
+    old = assignment_next(project=project, user=early, now=start - timedelta(minutes=30))
+    live = assignment_next(project=project, user=late, now=start)
+    assert old is not None and live is not None
+    assert assignments_expire(now=start) == 1
+    statuses = dict(Assignment.objects.values_list("pk", "status"))
+    assert statuses == {old.pk: "expired", live.pk: "active"}
+    assert assignments_expire(now=start) == 0

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
-from feedback.models import Assignment, Judgement, Membership, Project
+from feedback.models import Assignment, Item, Judgement, Membership, Project, Response
 from tests.factories import items_make, project_make, response_ids, user_make
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +294,96 @@ def test_staff_see_every_admin_list_and_can_add_members_to_a_project() -> None:
     )
     assert done.status_code == 302
     assert set(project.memberships.values_list("user__username", flat=True)) == {"new1", "new2"}
+
+
+def test_submit_with_next_answers_with_the_next_item_in_one_request() -> None:
+    project = project_make(overlap=1)
+    first, second = items_make(project=project, count=2, responses=3)
+    client = _client(user_make("ann", project=project))
+    shown = client.get(reverse("next-item", args=[project.slug])).json()["item"]["shown_order"]
+    made = _post_json(
+        client,
+        reverse("judgement-submit", args=[project.slug, first.pk]) + "?next=1",
+        {"ranking": [[pk] for pk in shown], "shown_order": shown},
+    )
+    assert made.status_code == 201
+    body = made.json()
+    assert Judgement.objects.filter(pk=body["judgement"]["id"], item=first).exists()
+    assert body["next"]["item"]["id"] == second.pk
+    assert f'data-item-id="{second.pk}"' in body["next"]["html"]
+    lease = Assignment.objects.get(item=second)
+    assert body["next"]["assignment"]["id"] == lease.pk and lease.status == "active"
+    # The last item done: "next" says so, with the page's closing fragment.
+    shown = body["next"]["item"]["shown_order"]
+    done = _post_json(
+        client,
+        reverse("judgement-submit", args=[project.slug, second.pk]) + "?next=1",
+        {"ranking": [[pk] for pk in shown]},
+    ).json()
+    assert done["next"]["item"] is None and done["next"]["html"]
+
+
+def test_skip_with_next_answers_with_the_next_item() -> None:
+    project = project_make(overlap=1)
+    first, second = items_make(project=project, count=2, responses=2)
+    client = _client(user_make("ann", project=project))
+    client.get(reverse("next-item", args=[project.slug]))
+    skipped = _post_json(
+        client, reverse("item-skip", args=[project.slug, first.pk]) + "?next=1", {"reason": ""}
+    )
+    assert skipped.status_code == 200
+    assert skipped.json()["next"]["item"]["id"] == second.pk
+
+
+def test_a_refused_submit_with_next_takes_no_lease() -> None:
+    project = project_make(overlap=1)
+    first, _second = items_make(project=project, count=2, responses=2)
+    client = _client(user_make("ann", project=project))
+    client.get(reverse("next-item", args=[project.slug]))
+    refused = _post_json(
+        client,
+        reverse("judgement-submit", args=[project.slug, first.pk]) + "?next=1",
+        {"ranking": [[1], [2]]},
+    )
+    assert refused.status_code == 400 and "next" not in refused.json()
+    assert list(Assignment.objects.values_list("item_id", "status")) == [(first.pk, "active")]
+
+
+def test_ids_in_the_item_fragment_are_never_localised() -> None:
+    # With a thousands separator on, "12345" must not become "12,345" in data attributes.
+    project = project_make(overlap=1)
+    item = Item.objects.create(
+        id=123456, project=project, external_id="big", messages=[{"role": "user", "content": "?"}]
+    )
+    for position in range(2):
+        Response.objects.create(item=item, position=position, content=f"answer {position}")
+    client = _client(user_make("ann", project=project))
+    with override_settings(USE_THOUSAND_SEPARATOR=True):
+        html = client.get(reverse("next-item", args=[project.slug])).json()["html"]
+    assert 'data-item-id="123456"' in html and "/items/123456/judgement/" in html
+
+
+def test_the_submit_and_next_request_runs_a_fixed_number_of_queries(
+    django_assert_max_num_queries: Any,
+) -> None:
+    # The hot path of the workspace: this many statements however big the project is
+    # (session, user, project, item, its responses, the judgement's transaction, the
+    # next lease's transaction, the next item's responses).
+    project = project_make(overlap=2)
+    items = items_make(project=project, count=30, responses=4)
+    others = [user_make(f"other{n}", project=project) for n in range(3)]
+    for n, other in enumerate(others):
+        _post_json(
+            _client(other),
+            reverse("judgement-submit", args=[project.slug, items[n].pk]),
+            {"ranking": [[pk] for pk in response_ids(items[n])]},
+        )
+    client = _client(user_make("ann", project=project))
+    item = client.get(reverse("next-item", args=[project.slug])).json()["item"]
+    with django_assert_max_num_queries(20):
+        made = _post_json(
+            client,
+            reverse("judgement-submit", args=[project.slug, item["id"]]) + "?next=1",
+            {"ranking": [[pk] for pk in item["shown_order"]]},
+        )
+    assert made.status_code == 201 and made.json()["next"]["item"] is not None

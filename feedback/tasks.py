@@ -1,0 +1,11 @@
+"""Celery tasks of the feedback app: thin doors onto the services (``default`` queue)."""
+
+from celery import shared_task
+
+from feedback.services.assignments import assignments_expire as assignments_expire_service
+
+
+@shared_task(name="feedback.tasks.assignments_expire")
+def assignments_expire() -> int:
+    """Mark the leases that ran out as expired (bookkeeping; see the service)."""
+    return assignments_expire_service()
