@@ -141,6 +141,11 @@ class Response(TimeStampedModel):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.IMPORTED)
     model_name = models.CharField(max_length=255, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # ``content`` rendered once, off the annotators' path (feedback.services.responses), and
+    # the key it was rendered under: the renderer's policy and a hash of the content, so a
+    # changed text or a changed policy is noticed when the item is shown, never served.
+    content_html = models.TextField(blank=True, default="", editable=False)
+    content_html_key = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["item_id", "position"]

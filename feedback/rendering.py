@@ -5,6 +5,12 @@ as escaped text, and links with ``javascript:``-like schemes are not made links)
 nh3 (the Rust ``ammonia`` sanitizer) with a short list of tags and attributes, and only
 http, https and mailto links. Images are not allowed: a response could otherwise make
 the annotator's browser fetch a URL of its choosing.
+
+Rendering is the largest cost of showing an item, so it happens as rarely as it can:
+responses are rendered once when stored (``feedback.services.responses``), and whatever
+still needs rendering goes through the shared cache. Every rendering is filed under
+``render_key``: the policy below (tags, attributes, schemes, library versions) and a hash
+of the text, so HTML made under other rules or for another text is never served.
 """
 
 import hashlib
@@ -51,7 +57,7 @@ def markdown_render(text: str) -> SafeString:
 
 # Cache keys name the renderer and the sanitiser's policy, so changing either (a tag
 # allowed or refused, a library upgrade) never serves HTML made under the old rules.
-_POLICY = hashlib.blake2b(
+POLICY = hashlib.blake2b(
     repr(
         (
             sorted(ALLOWED_TAGS),
@@ -66,19 +72,39 @@ _POLICY = hashlib.blake2b(
 CACHE_SECONDS = 7 * 24 * 60 * 60
 
 
-def _cache_key(text: str) -> str:
-    return f"md:{_POLICY}:{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}"
+def render_key(text: str) -> str:
+    """What a rendering of ``text`` is filed under: the policy and a hash of the text."""
+    return f"{POLICY}:{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}"
 
 
-def markdown_render_many(texts: Sequence[str]) -> list[SafeString]:
-    """``markdown_render`` for many texts at once, through the shared cache (Redis in
-    production): each item is shown to ``overlap`` annotators on any web process, and
-    rendering is the largest cost of showing it. One cache round trip for all the texts;
-    only the ones no process has rendered yet are rendered here."""
-    keys = {text: _cache_key(text) for text in texts}
-    found: dict[str, str] = cache.get_many(list(set(keys.values())))
-    fresh = {keys[text]: _render(text) for text in set(texts) if keys[text] not in found}
-    if fresh:
-        cache.set_many(fresh, timeout=CACHE_SECONDS)
-        found.update(fresh)
-    return [mark_safe(found[keys[text]]) for text in texts]  # sanitised by _render
+def markdown_render_html(text: str) -> str:
+    """``markdown_render`` as a plain string, to store (``Response.content_html``)."""
+    return _render(text)
+
+
+def markdown_render_many(
+    texts: Sequence[str], *, stored: Sequence[tuple[str, str] | None] = ()
+) -> list[SafeString]:
+    """``markdown_render`` for many texts at once.
+
+    ``stored`` may give, for each text, an HTML rendered earlier and its ``render_key``;
+    it is used when the key still matches the text under the current policy. The rest
+    go through the shared cache (Redis in production: each item is shown to ``overlap``
+    annotators on any web process), one round trip for all of them, and only those no
+    process has rendered yet are rendered here."""
+    found: dict[str, str] = {}
+    keys = [render_key(text) for text in texts]
+    for key, kept in zip(keys, stored, strict=False):
+        if kept is not None and kept[1] == key:
+            found[key] = kept[0]
+    wanted = {f"md:{key}" for key in keys if key not in found}
+    if wanted:
+        cached = cache.get_many(list(wanted))
+        found.update((name[3:], html) for name, html in cached.items())
+        fresh = {
+            key: _render(text) for key, text in zip(keys, texts, strict=True) if key not in found
+        }
+        if fresh:
+            cache.set_many({f"md:{key}": html for key, html in fresh.items()}, CACHE_SECONDS)
+            found.update(fresh)
+    return [mark_safe(found[key]) for key in keys]  # sanitised by _render

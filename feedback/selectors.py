@@ -130,14 +130,23 @@ def item_response_ids(*, item: Item) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def item_response_contents(*, item: Item) -> dict[int, str]:
-    """``item``'s responses' texts by id, in id order (no model names: the page is blind)."""
+@dataclass(frozen=True)
+class ResponseText:
+    content: str
+    html: str  # rendered earlier, or ""; valid only while ``html_key`` matches
+    html_key: str
+
+
+def item_response_texts(*, item: Item) -> dict[int, ResponseText]:
+    """``item``'s responses' texts by id, in id order (no model names: the page is blind),
+    with their stored renderings."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, content FROM {sql.table(Response)} WHERE item_id = %s ORDER BY id",
+            f"SELECT id, content, content_html, content_html_key FROM {sql.table(Response)} "
+            "WHERE item_id = %s ORDER BY id",
             [item.pk],
         )
-        return dict(cursor.fetchall())
+        return {pk: ResponseText(content, html, key) for pk, content, html, key in cursor}
 
 
 def judgements_for_user(*, user: User, project: Project | None = None) -> QuerySet[Judgement]:

@@ -3,9 +3,16 @@
 from celery import shared_task
 
 from feedback.services.assignments import assignments_expire as assignments_expire_service
+from feedback.services.responses import responses_render as responses_render_service
 
 
 @shared_task(name="feedback.tasks.assignments_expire")
 def assignments_expire() -> int:
     """Mark the leases that ran out as expired (bookkeeping; see the service)."""
     return assignments_expire_service()
+
+
+@shared_task(name="feedback.tasks.responses_render")
+def responses_render(project_id: int) -> int:
+    """Render the project's responses that have no stored rendering yet (after an import)."""
+    return responses_render_service(project_id=project_id)

@@ -5,16 +5,13 @@ from django.db import migrations, models
 
 
 def count_existing_judgements(apps, schema_editor):
-    """Fill the new counter from the judgements already there (human, current ones)."""
+    """Fill the new counter from the judgements already there (human, current ones), in
+    one UPDATE with a correlated count: one statement however many items there are."""
     Item = apps.get_model("feedback", "Item")
     Judgement = apps.get_model("feedback", "Judgement")
-    counts = (
-        Judgement.objects.filter(is_current=True, source="human")
-        .values("item_id")
-        .annotate(n=models.Count("id"))
-    )
-    for row in counts.iterator():
-        Item.objects.filter(pk=row["item_id"]).update(judgement_count=row["n"])
+    current = Judgement.objects.filter(item=models.OuterRef("pk"), is_current=True, source="human")
+    count = current.order_by().values("item").annotate(n=models.Count("id")).values("n")
+    Item.objects.filter(models.Exists(current)).update(judgement_count=models.Subquery(count))
 
 
 class Migration(migrations.Migration):
@@ -33,6 +30,7 @@ class Migration(migrations.Migration):
                 help_text="Current human judgements: kept by feedback.services.judgements, in the same transaction as the judgement, so the next-item query reads an index, not a count.",
             ),
         ),
+        migrations.RunPython(count_existing_judgements, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="assignment",
             index=models.Index(fields=["item", "annotator"], name="assignment_item_annotator"),
@@ -47,5 +45,4 @@ class Migration(migrations.Migration):
             model_name="item",
             index=models.Index(fields=["project", "id"], name="item_project_id"),
         ),
-        migrations.RunPython(count_existing_judgements, migrations.RunPython.noop),
     ]

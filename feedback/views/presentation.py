@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString
 
 from feedback.models import Assignment, Item, Judgement, Project
 from feedback.rendering import markdown_render, markdown_render_many
-from feedback.selectors import item_response_contents
+from feedback.selectors import item_response_texts
 
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
@@ -71,15 +71,16 @@ def item_view_build(
     judgement: Judgement | None = None,
 ) -> ItemView:
     project = item.project
-    contents = item_response_contents(item=item)
+    texts = item_response_texts(item=item)
     if judgement is not None and judgement.shown_order:
-        order = [pk for pk in judgement.shown_order if pk in contents]
+        order = [pk for pk in judgement.shown_order if pk in texts]
     else:
-        order = shown_order_for(user=user, item=item, response_ids=list(contents))
+        order = shown_order_for(user=user, item=item, response_ids=list(texts))
     ratings = judgement.ratings if judgement is not None else {}
     messages = [m for m in (item.messages or []) if isinstance(m, dict)]
     rendered = markdown_render_many(
-        [contents[pk] for pk in order] + [str(m.get("content", "")) for m in messages]
+        [texts[pk].content for pk in order] + [str(m.get("content", "")) for m in messages],
+        stored=[(texts[pk].html, texts[pk].html_key) for pk in order],
     )
     shown = [
         ShownResponse(

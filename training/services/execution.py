@@ -30,6 +30,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from feedback.models import Item, Response
+from feedback.services.responses import responses_render
 from training import engine
 from training.artifacts import artifact_absolute, job_out_dir
 from training.models import TRAIN_KINDS, JobMetric, ModelVersion, TrainingJob
@@ -425,6 +426,8 @@ def _responses_record(
                 )
                 position += 1
         Response.objects.bulk_create(rows)
+    # Rendered here, in the worker, so that annotators' pages need not render them.
+    responses_render(response_ids=[row.pk for row in rows])
     return len(rows)
 
 
