@@ -248,7 +248,14 @@ class Annotator:
         item: dict[str, Any] | None = json.loads(body)["item"]
         return item
 
-    def run(self, until: float, stats: Stats, rng: random.Random, two_requests: bool) -> None:
+    def run(
+        self,
+        item: dict[str, Any] | None,
+        until: float,
+        stats: Stats,
+        rng: random.Random,
+        two_requests: bool,
+    ) -> None:
         """Judge items until ``until``: submit each with ``?next=1`` and take the next
         item from the answer, as the item page does (``two_requests``: ask ``next`` after
         each submit instead)."""
@@ -257,7 +264,6 @@ class Annotator:
             "Accept": "application/json",
             "X-CSRFToken": self.cookies["csrftoken"],
         }
-        item = self.next_item(stats)
         while item is not None and time.monotonic() < until:
             order = list(item["shown_order"])
             rng.shuffle(order)
@@ -414,6 +420,12 @@ def main() -> None:
         annotators = [Annotator(args.port, f"annotator{n:02d}") for n in range(args.annotators)]
         for annotator in annotators:
             annotator.log_in()
+        # Warm-up, untimed: each annotator opens the item page's first item (and each
+        # gunicorn worker its database connection), as they would before starting work.
+        warm_up = Stats()
+        first_items = [annotator.next_item(warm_up) for annotator in annotators]
+        if warm_up.errors:
+            raise SystemExit(f"warm-up failed: {warm_up.errors[:3]}")
         stats = Stats()
         print(
             f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
@@ -422,7 +434,10 @@ def main() -> None:
         )
         until = time.monotonic() + args.seconds
         threads = [
-            threading.Thread(target=a.run, args=(until, stats, random.Random(n), args.two_requests))
+            threading.Thread(
+                target=a.run,
+                args=(first_items[n], until, stats, random.Random(n), args.two_requests),
+            )
             for n, a in enumerate(annotators)
         ]
         started = time.perf_counter()
@@ -447,10 +462,13 @@ def main() -> None:
                 f"gunicorn {1000 * web_cpu / done:.1f} ms, Postgres {1000 * db_cpu / done:.1f} ms, "
                 f"client {1000 * client_cpu / done:.1f} ms"
             )
+        labels = {"next": "next", "submit": "submit" if args.two_requests else "submit+next"}
         for kind, values in stats.latencies.items():
+            if not values:
+                continue
             ms = [v * 1000 for v in values]
             print(
-                f"{kind:>6}: {len(ms)} requests, p50 {percentile(ms, 50):.1f} ms, "
+                f"{labels[kind]:>11}: {len(ms)} requests, p50 {percentile(ms, 50):.1f} ms, "
                 f"p95 {percentile(ms, 95):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
                 f"mean {statistics.fmean(ms) if ms else float('nan'):.1f} ms"
             )
