@@ -8,8 +8,10 @@
                                                  # first; a group of several is a tie
      "metadata": {...}}                          # optional, kept on the item
 
-Exactly one of ``prompt`` and ``messages``; at least two responses. A response given as
-an object with ``model`` is recorded as written by that model. A row with a ranking
+Exactly one of ``prompt`` and ``messages``; ``responses`` either empty (a prompt only: a
+generation job fills it with the policy's candidates, and only then is it handed to
+annotators) or at least two. A response given as an object with ``model`` is recorded as
+written by that model. A row with a ranking
 becomes an item plus an imported judgement; a row without one is an item waiting to be
 judged. The ranking must name every response exactly once (the rule every door uses).
 """
@@ -70,12 +72,18 @@ def parse(row: Any) -> list[ParsedItem]:
 
 def _responses(row: Mapping[str, Any]) -> list[ParsedResponse]:
     if "responses" not in row:
-        raise RowError("is missing", field="responses")
+        raise RowError(
+            "is missing (give [] for a prompt the policy model is to answer)", field="responses"
+        )
     value = row["responses"]
     if not isinstance(value, list):
         raise RowError(f"must be a list, not {json_type(value)}", field="responses")
-    if len(value) < 2:
-        raise RowError(f"must hold at least two responses, not {len(value)}", field="responses")
+    if len(value) == 1:
+        raise RowError(
+            "must hold at least two responses, not 1 (one answer cannot be ranked; give [] "
+            "for a prompt the policy model is to answer)",
+            field="responses",
+        )
     responses = []
     for index, entry in enumerate(value):
         where = f"responses[{index}]"

@@ -10,8 +10,13 @@
   first difference left on the completions (TRL's convention that completions start with
   a space).
 
-Each row becomes an item with two responses (chosen first) and an imported judgement
-preferring ``chosen``. Optional ``id`` (or ``external_id``) names the item; other keys
+- Prompt only (TRL's prompt-only type, what its online trainers read): ``{"prompt"}``
+  alone, a string or a list of messages. The row becomes an item with no responses yet:
+  a generation job fills it with the policy's candidates, and only then is it handed to
+  annotators.
+
+Each preference row becomes an item with two responses (chosen first) and an imported
+judgement preferring ``chosen``. Optional ``id`` (or ``external_id``) names the item; other keys
 (``margin``, ...) are kept in the item's metadata under ``"trl"``. Identical chosen and
 rejected: the row is skipped with a warning.
 """
@@ -35,6 +40,8 @@ KNOWN = {"prompt", "chosen", "rejected", "id", "external_id"}
 
 def parse(row: Any) -> list[ParsedItem]:
     row = require_object(row)
+    if "prompt" in row and "chosen" not in row and "rejected" not in row:
+        return [_prompt_only(row)]
     chosen = require_key(row, "chosen")
     rejected = require_key(row, "rejected")
     extra = {k: v for k, v in row.items() if k not in KNOWN}
@@ -54,6 +61,25 @@ def parse(row: Any) -> list[ParsedItem]:
             metadata=metadata,
         )
     ]
+
+
+def _prompt_only(row: dict[str, Any]) -> ParsedItem:
+    prompt = row["prompt"]
+    if isinstance(prompt, str):
+        messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, list):
+        messages = messages_parse(prompt, "prompt")
+    else:
+        message = f"must be a string or a list of messages, not {json_type(prompt)}"
+        raise RowError(message, field="prompt")
+    extra = {k: v for k, v in row.items() if k not in KNOWN}
+    return ParsedItem(
+        messages=messages,
+        responses=[],
+        ranking=None,
+        external_id=external_id_get(row, "external_id", "id"),
+        metadata={"trl": extra} if extra else {},
+    )
 
 
 def _explicit(prompt: Any, chosen: Any, rejected: Any) -> tuple[list[dict[str, str]], str, str]:

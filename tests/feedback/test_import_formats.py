@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from core.errors import ValidationError
 from feedback.models import Item, Judgement, Project, Response
+from feedback.services.assignments import assignment_next
 from feedback.services.imports import items_import
 from feedback.services.projects import project_create
+from tests.factories import user_make
 from tests.feedback.importing import jsonl_write, stored
 
 pytestmark = pytest.mark.django_db
@@ -355,6 +358,47 @@ def test_native_rows_keep_text_order_ties_and_metadata(project: Project, tmp_pat
         "ranking": None,  # nothing ranked yet: an item waiting for annotators
     }
     assert second.external_id.startswith("sha256:")
+
+
+def test_prompt_only_rows_become_items_that_wait_for_generated_answers(
+    project: Project, tmp_path: Path
+) -> None:
+    rows_native = [{"external_id": "p-1", "prompt": "Name a prime.", "responses": []}]
+    rows_trl = [
+        {"id": "p-2", "prompt": "Name a colour."},
+        {"id": "p-3", "prompt": [{"role": "user", "content": "Hi"}], "source": "chat"},
+    ]
+    native = items_import(
+        project=project, source=jsonl_write(tmp_path / "n.jsonl", rows_native), format="native"
+    )
+    trl = items_import(
+        project=project, source=jsonl_write(tmp_path / "t.jsonl", rows_trl), format="trl"
+    )
+    assert (native.items_created, native.responses_created) == (1, 0)
+    assert (trl.items_created, trl.responses_created, trl.judgements_created) == (2, 0, 0)
+    items = {item.external_id: item for item in Item.objects.filter(project=project)}
+    assert stored(items["p-1"]) == {
+        "messages": [{"role": "user", "content": "Name a prime."}],
+        "responses": [],
+        "ranking": None,
+    }
+    assert items["p-3"].messages == [{"role": "user", "content": "Hi"}]
+    assert items["p-3"].metadata["trl"] == {"source": "chat"}
+    # Nothing to rank yet: no annotator is handed these items.
+    annotator = user_make("ann", project=project)
+    assert assignment_next(project=project, user=annotator) is None
+
+
+def test_a_single_response_is_refused_with_the_way_out(project: Project, tmp_path: Path) -> None:
+    rows = [{"prompt": "Q?", "responses": ["only one"]}, {"prompt": "R?"}]
+    with pytest.raises(ValidationError) as refused:
+        items_import(
+            project=project, source=jsonl_write(tmp_path / "r.jsonl", rows), format="native"
+        )
+    messages = [error["message"] for error in refused.value.details["errors"]]
+    assert "give [] for a prompt the policy model is to answer" in messages[0]
+    assert messages[1].startswith("is missing (give []")
+    assert not Item.objects.exists()
 
 
 # --- re-import ----------------------------------------------------------------------------------
