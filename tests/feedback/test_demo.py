@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -114,6 +115,9 @@ def test_run_demo_serves_the_admin_and_stops_everything_on_ctrl_c(tmp_path: Path
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+    reader.start()
     try:
         status = None
         deadline = time.monotonic() + 90
@@ -124,11 +128,20 @@ def test_run_demo_serves_the_admin_and_stops_everything_on_ctrl_c(tmp_path: Path
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.5)
         assert status == 200
+
+        # The worker and beat start beside the web server; ctrl-c once all three are up.
+        def started(marker: str) -> bool:
+            return any(marker in line for line in lines)
+
+        while time.monotonic() < deadline and not (started("demo@") and started("beat: Starting")):
+            time.sleep(0.2)
         demo.send_signal(signal.SIGINT)
-        output, _ = demo.communicate(timeout=60)
+        demo.wait(timeout=60)
     finally:
         if demo.poll() is None:
             demo.kill()
+    reader.join(timeout=10)
+    output = "".join(lines)
     assert demo.returncode == 0, output
     assert "demo@" in output and "beat: Starting" in output  # worker and beat ran
     assert "Demo stopped." in output
