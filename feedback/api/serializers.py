@@ -54,6 +54,13 @@ class ProjectCreateInput(serializers.Serializer[Any]):
     responses_per_item = serializers.IntegerField(min_value=2, max_value=20, required=False)
 
 
+class ProjectUpdateInput(ProjectCreateInput):
+    """Any of the project's name and settings; the slug cannot change."""
+
+    slug = None  # type: ignore[assignment]
+    name = serializers.CharField(max_length=200, required=False)
+
+
 class MemberSerializer(serializers.ModelSerializer[Membership]):
     username = serializers.CharField(source="user.username", read_only=True)
     user_id = serializers.IntegerField(read_only=True)

@@ -43,7 +43,12 @@ from feedback.selectors import (
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.imports import items_import
 from feedback.services.judgements import judgement_submit
-from feedback.services.projects import membership_remove, membership_set, project_create
+from feedback.services.projects import (
+    membership_remove,
+    membership_set,
+    project_create,
+    project_update,
+)
 
 
 def _user(request: Request) -> User:
@@ -150,6 +155,20 @@ class ProjectDetailView(APIView):
     def get(self, request: Request, slug: str) -> ApiResponse:
         user = _user(request)
         project = project_get_for_user(user=user, slug=slug)
+        context = {"roles": {project.pk: _role(user, project)}}
+        return ApiResponse(s.ProjectSerializer(project, context=context).data)
+
+    @extend_schema(
+        summary="Change a project's name or settings (project admins)",
+        request=s.ProjectUpdateInput,
+        responses=s.ProjectSerializer,
+    )
+    def patch(self, request: Request, slug: str) -> ApiResponse:
+        user = _user(request)
+        project = _project_with_role(request, slug, MANAGING_ROLES)
+        body = s.ProjectUpdateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        project = project_update(project=project, **body.validated_data)
         context = {"roles": {project.pk: _role(user, project)}}
         return ApiResponse(s.ProjectSerializer(project, context=context).data)
 

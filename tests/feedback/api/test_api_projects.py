@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import User
 
-from feedback.models import Assignment, Membership
+from feedback.models import Assignment, Judgement, Membership
 from tests.feedback.api.conftest import World, client_for
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +66,49 @@ def test_skip_gives_the_item_back_for_good(world: World) -> None:
     assert (
         Assignment.objects.get(item_id=leased, annotator=world.annotator_a).skip_reason == "unclear"
     )
+
+
+def test_a_project_admin_changes_settings_and_others_may_not(world: World) -> None:
+    changed = client_for(world.admin_a).patch(
+        "/api/projects/alpha/",
+        {"guidelines": "Prefer **short** answers.", "overlap": 3, "name": "Alpha v2"},
+        format="json",
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["overlap"], changed.json()["name"]) == (3, "Alpha v2")
+    world.a.refresh_from_db()
+    assert (world.a.overlap, world.a.guidelines) == (3, "Prefer **short** answers.")
+    assert world.a.slug == "alpha"
+
+    refused = client_for(world.annotator_a).patch(
+        "/api/projects/alpha/", {"overlap": 1}, format="json"
+    )
+    unseen = client_for(world.admin_a).patch("/api/projects/beta/", {"overlap": 1}, format="json")
+    assert (refused.status_code, unseen.status_code) == (403, 404)
+    world.a.refresh_from_db()
+    assert world.a.overlap == 3
+
+
+def test_a_bad_setting_changes_nothing_and_the_mode_is_fixed_once_judged(world: World) -> None:
+    client = client_for(world.admin_a)
+    bad = client.patch("/api/projects/alpha/", {"overlap": 0, "name": "x"}, format="json")
+    assert bad.status_code == 400 and "overlap" in bad.json()["error"]["details"]
+    locked = client.patch("/api/projects/alpha/", {"mode": "pairwise"}, format="json")
+    assert locked.status_code == 409 and locked.json()["error"]["code"] == "mode_locked"
+    world.a.refresh_from_db()
+    assert (world.a.name, world.a.mode, world.a.overlap) == ("Alpha", "rank", 2)
+    # Staff may change any project; one with no judgements yet may still switch mode.
+    staff = client_for(User.objects.create_user("staff", is_staff=True))
+    staff.post("/api/projects/", {"name": "Gamma", "slug": "gamma"}, format="json")
+    switched = staff.patch("/api/projects/gamma/", {"mode": "pairwise"}, format="json")
+    assert switched.status_code == 200 and switched.json()["mode"] == "pairwise"
+
+
+def test_the_rating_scale_is_fixed_once_ratings_were_given(world: World) -> None:
+    client = client_for(world.admin_a)
+    changed = client.patch("/api/projects/alpha/", {"rating_scale": 7}, format="json")
+    assert changed.status_code == 200
+    pk = world.judgement_a.ranking[0][0]
+    Judgement.objects.filter(pk=world.judgement_a.pk).update(ratings={str(pk): 6})
+    locked = client.patch("/api/projects/alpha/", {"rating_scale": 10}, format="json")
+    assert locked.status_code == 409 and locked.json()["error"]["code"] == "rating_scale_locked"
