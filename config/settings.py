@@ -111,7 +111,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # another process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "core.cache.RedisCache"  # reuses its Redis clients
+    # Reuses its Redis clients; reads and writes fail open (see core/cache.py), and give up
+    # on a Redis that does not answer within a second.
+    CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+    )
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="feedback")
 SHARED_CACHE = CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
 SESSION_ENGINE = (

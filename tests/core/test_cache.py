@@ -5,8 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import caches
-from django.test import override_settings
+from django.test import Client, override_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.cache import RedisCache
 
@@ -41,3 +43,38 @@ def test_one_client_serves_every_call_and_every_thread(redis_cache: RedisCache) 
         thread.join()
     assert redis_cache.get("n") == 200
     assert redis_cache._cache.get_client(write=True) is client
+
+
+UNREACHABLE = {
+    "BACKEND": "core.cache.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1: refused at once
+    "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+}
+
+
+def test_an_unreachable_redis_turns_reads_into_misses_and_writes_into_no_ops() -> None:
+    with override_settings(CACHES={**settings.CACHES, "down": UNREACHABLE}):
+        cache = caches["down"]
+        assert cache.get("k", "fallback") == "fallback"
+        assert cache.get_many(["k", "l"]) == {}
+        assert not cache.has_key("k")
+        cache.set("k", 1)
+        cache.set_many({"k": 1})
+        with pytest.raises(RedisConnectionError):
+            cache.delete("k")  # a logout must not pass silently
+
+
+@pytest.mark.django_db
+def test_pages_still_work_with_sessions_in_an_unreachable_cache() -> None:
+    user = User.objects.create_user("ann", password="correct horse battery staple")
+    with override_settings(
+        CACHES={"default": UNREACHABLE},
+        SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
+    ):
+        client = Client()
+        logged_in = client.post(
+            "/login/", {"username": "ann", "password": "correct horse battery staple"}
+        )
+        assert logged_in.status_code == 302
+        home = client.get("/")
+        assert home.status_code == 200 and home.context["user"] == user
