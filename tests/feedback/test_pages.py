@@ -323,11 +323,17 @@ def test_submit_with_next_answers_with_the_next_item_in_one_request() -> None:
     assert done["next"]["item"] is None and done["next"]["html"]
 
 
-def test_skip_with_next_answers_with_the_next_item() -> None:
+def _holding_the_first_of_two() -> tuple[Client, Project, Item, Item]:
+    """An annotator's client holding the lease on the first of two items."""
     project = project_make(overlap=1)
     first, second = items_make(project=project, count=2, responses=2)
     client = _client(user_make("ann", project=project))
     client.get(reverse("next-item", args=[project.slug]))
+    return client, project, first, second
+
+
+def test_skip_with_next_answers_with_the_next_item() -> None:
+    client, project, first, second = _holding_the_first_of_two()
     skipped = _post_json(
         client, reverse("item-skip", args=[project.slug, first.pk]) + "?next=1", {"reason": ""}
     )
@@ -336,10 +342,7 @@ def test_skip_with_next_answers_with_the_next_item() -> None:
 
 
 def test_a_refused_submit_with_next_takes_no_lease() -> None:
-    project = project_make(overlap=1)
-    first, _second = items_make(project=project, count=2, responses=2)
-    client = _client(user_make("ann", project=project))
-    client.get(reverse("next-item", args=[project.slug]))
+    client, project, first, _second = _holding_the_first_of_two()
     refused = _post_json(
         client,
         reverse("judgement-submit", args=[project.slug, first.pk]) + "?next=1",
