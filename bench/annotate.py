@@ -2,8 +2,8 @@
 
 It creates its own database (``--db``, default ``feedback_bench_ws``), migrates it, loads a
 project of 10,000 items with 4 responses each (bulk), starts gunicorn with production
-settings (sessions and rendered Markdown in Redis, as docker-compose runs it; responses
-rendered once after loading, as the import's task does), logs N
+settings (sessions and rendered Markdown in Redis, as docker-compose runs it; prompts and
+responses rendered once after loading, as the import's task does), logs N
 annotators in through the login page and has each one loop, for a fixed time, over the
 same endpoints the item page uses:
 
@@ -97,7 +97,7 @@ def load(args: argparse.Namespace) -> None:
     from django.db import connections, transaction
 
     from feedback.models import Item, Membership, Project, Response
-    from feedback.services.responses import responses_render
+    from feedback.services.rendering import project_render
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
@@ -142,10 +142,13 @@ def load(args: argparse.Namespace) -> None:
         f"in {time.perf_counter() - started:.1f} s"
     )
     # What the import's task on the default queue does after an import commits: render
-    # the responses once, so that the annotators' pages need not.
+    # the prompts and responses once, so that the annotators' pages need not.
     started = time.perf_counter()
-    rendered = responses_render(project_id=project.pk)
-    print(f"rendered {rendered} responses in {time.perf_counter() - started:.1f} s (worker's work)")
+    items_done, responses_done = project_render(project_id=project.pk)
+    print(
+        f"rendered {items_done} prompts and {responses_done} responses "
+        f"in {time.perf_counter() - started:.1f} s (worker's work)"
+    )
     with connections["default"].cursor() as cursor:
         # Fresh statistics, as autovacuum would soon have them after a bulk load.
         cursor.execute("ANALYZE")

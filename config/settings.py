@@ -311,7 +311,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.jobs_reap": {"queue": "default"},
     "training.tasks.retrain_check": {"queue": "default"},
     "feedback.tasks.assignments_expire": {"queue": "default"},
-    "feedback.tasks.responses_render": {"queue": "default"},
+    "feedback.tasks.project_render": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -101,6 +101,10 @@ class Item(TimeStampedModel):
         help_text='[{"role": "system"|"user"|"assistant", "content": str}, ...]'
     )
     metadata = models.JSONField(default=dict, blank=True)
+    # ``messages`` rendered once, off the annotators' path, and the key they were rendered
+    # under (see Response.content_html): a list of HTML strings, one per message.
+    messages_html = models.JSONField(default=list, blank=True, editable=False)
+    messages_html_key = models.CharField(max_length=64, blank=True, default="", editable=False)
     judgement_count = models.PositiveIntegerField(
         default=0,
         editable=False,
@@ -141,7 +145,7 @@ class Response(TimeStampedModel):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.IMPORTED)
     model_name = models.CharField(max_length=255, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    # ``content`` rendered once, off the annotators' path (feedback.services.responses), and
+    # ``content`` rendered once, off the annotators' path (feedback.services.rendering), and
     # the key it was rendered under: the renderer's policy and a hash of the content, so a
     # changed text or a changed policy is noticed when the item is shown, never served.
     content_html = models.TextField(blank=True, default="", editable=False)

@@ -7,7 +7,7 @@ http, https and mailto links. Images are not allowed: a response could otherwise
 the annotator's browser fetch a URL of its choosing.
 
 Rendering is the largest cost of showing an item, so it happens as rarely as it can:
-responses are rendered once when stored (``feedback.services.responses``), and whatever
+responses and prompts are rendered once when stored (``feedback.services.rendering``), and whatever
 still needs rendering goes through the shared cache. Every rendering is filed under
 ``render_key``: the policy below (tags, attributes, schemes, library versions) and a hash
 of the text, so HTML made under other rules or for another text is never served.

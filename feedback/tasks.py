@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from feedback.services.assignments import assignments_expire as assignments_expire_service
-from feedback.services.responses import responses_render as responses_render_service
+from feedback.services.rendering import project_render as project_render_service
 
 
 @shared_task(name="feedback.tasks.assignments_expire")
@@ -12,7 +12,7 @@ def assignments_expire() -> int:
     return assignments_expire_service()
 
 
-@shared_task(name="feedback.tasks.responses_render")
-def responses_render(project_id: int) -> int:
-    """Render the project's responses that have no stored rendering yet (after an import)."""
-    return responses_render_service(project_id=project_id)
+@shared_task(name="feedback.tasks.project_render")
+def project_render(project_id: int) -> tuple[int, int]:
+    """Render the project's prompts and responses that have no stored rendering yet."""
+    return project_render_service(project_id=project_id)

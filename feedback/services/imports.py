@@ -23,7 +23,7 @@ from core.errors import ValidationError
 from feedback.importers import PARSERS, ParsedItem, RowError, RowSkipped
 from feedback.importers.reading import FileRefused, rows_read, source_open
 from feedback.models import Item, Judgement, Project, Response
-from feedback.services.responses import responses_render_enqueue
+from feedback.services.rendering import project_render_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ def items_import(
         Project.objects.select_for_update().filter(pk=project.pk).first()
         annotator = import_user_get_or_create(source_name=name)
         result = _write(project=project, parsed=parsed, annotator=annotator, provenance=provenance)
-        if result.responses_created:
-            responses_render_enqueue(project_id=project.pk)
+        if result.items_created:
+            project_render_enqueue(project_id=project.pk)
     logger.info(
         "imported %s items (%s already there) into %s from %s (%s)",
         result.items_created,

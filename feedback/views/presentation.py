@@ -7,8 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils.safestring import SafeString
 
 from feedback.models import Assignment, Item, Judgement, Project
-from feedback.rendering import markdown_render, markdown_render_many
+from feedback.rendering import markdown_render, markdown_render_many, render_key
 from feedback.selectors import item_response_texts
+from feedback.services.rendering import message_texts, messages_key
 
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
@@ -78,9 +79,17 @@ def item_view_build(
         order = shown_order_for(user=user, item=item, response_ids=list(texts))
     ratings = judgement.ratings if judgement is not None else {}
     messages = [m for m in (item.messages or []) if isinstance(m, dict)]
+    message_html = item.messages_html or []
+    message_stored: list[tuple[str, str] | None] = []
+    contents = message_texts(messages)
+    if len(message_html) == len(contents) and item.messages_html_key == messages_key(contents):
+        # One key covers all the messages: each stored HTML is then keyed as its own text.
+        message_stored = [
+            (html, render_key(text)) for html, text in zip(message_html, contents, strict=True)
+        ]
     rendered = markdown_render_many(
-        [texts[pk].content for pk in order] + [str(m.get("content", "")) for m in messages],
-        stored=[(texts[pk].html, texts[pk].html_key) for pk in order],
+        [texts[pk].content for pk in order] + contents,
+        stored=[(texts[pk].html, texts[pk].html_key) for pk in order] + message_stored,
     )
     shown = [
         ShownResponse(

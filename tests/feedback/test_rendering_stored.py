@@ -1,4 +1,4 @@
-"""Responses rendered once when stored, and the page using that rendering only while it
+"""Responses and prompts rendered once when stored, and the page using that rendering only while it
 still matches the text and the rendering policy."""
 
 from collections.abc import Iterator
@@ -10,10 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app
-from feedback.models import Response
+from feedback.models import Item, Response
 from feedback.rendering import markdown_render_html, render_key
 from feedback.services.imports import items_import
-from feedback.services.responses import responses_render
+from feedback.services.rendering import items_render, messages_key, responses_render
 from tests.factories import items_make, project_make, user_make
 from tests.feedback.importing import jsonl_write
 
@@ -57,6 +57,24 @@ def test_the_page_shows_the_stored_rendering_while_its_key_matches() -> None:
     assert "as stored" not in html and "<em>edited</em>" in html
 
 
+def test_prompts_are_rendered_once_and_used_while_they_match() -> None:
+    project = project_make(overlap=1)
+    (item,) = items_make(project=project, count=1, responses=2, prompt="Is *this* {n}?")
+    assert items_render(project_id=project.pk) == 1
+    assert items_render(project_id=project.pk) == 0
+    item.refresh_from_db()
+    assert item.messages_html == [markdown_render_html("Is *this* 0?")]
+    assert item.messages_html_key == messages_key(["Is *this* 0?"])
+    Item.objects.filter(pk=item.pk).update(messages_html=["<p>stored prompt</p>"])
+    client = Client()
+    client.force_login(user_make("ann", project=project))
+    assert "<p>stored prompt</p>" in _item_html(project.slug, client)
+    # An edited conversation no longer matches its key: rendered afresh, not served stale.
+    Item.objects.filter(pk=item.pk).update(messages=[{"role": "user", "content": "**new**"}])
+    html = _item_html(project.slug, client)
+    assert "stored prompt" not in html and "<strong>new</strong>" in html
+
+
 @pytest.fixture
 def eager_tasks() -> Iterator[None]:
     """Celery tasks run inline, in this test's transaction (the broker is not under test)."""
@@ -80,3 +98,5 @@ def test_an_import_has_its_responses_rendered_after_it_commits(
     assert len(stored) == 6
     for content, html, key in stored:
         assert key == render_key(content) and html == markdown_render_html(content)
+    for item in Item.objects.all():
+        assert item.messages_html_key == messages_key([item.messages[0]["content"]])

@@ -30,7 +30,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from feedback.models import Item, Response
-from feedback.services.responses import responses_render
+from feedback.services.rendering import responses_render
 from training import engine
 from training.artifacts import artifact_absolute, job_out_dir
 from training.models import TRAIN_KINDS, JobMetric, ModelVersion, TrainingJob
