@@ -150,8 +150,9 @@ def load(args: argparse.Namespace) -> None:
         f"in {time.perf_counter() - started:.1f} s (worker's work)"
     )
     with connections["default"].cursor() as cursor:
-        # Fresh statistics, as autovacuum would soon have them after a bulk load.
-        cursor.execute("ANALYZE")
+        # Fresh statistics and no dead rows from the rendering's updates, as autovacuum
+        # would soon leave them (else it runs during the timed window).
+        cursor.execute("VACUUM ANALYZE")
     connections.close_all()
 
 
