@@ -11,15 +11,18 @@ policy is still shown right.
 """
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import Model, QuerySet
 
 from feedback.models import Item, Response
 from feedback.rendering import POLICY, markdown_render_html, render_key
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Model)
 
 BATCH_SIZE = 500
 
@@ -50,14 +53,12 @@ def responses_render(
         pending = pending.filter(item__project_id=project_id)
     if response_ids is not None:
         pending = pending.filter(pk__in=response_ids)
-    done, after = 0, 0
-    while batch := list(pending.filter(pk__gt=after).order_by("pk").only("content")[:batch_size]):
-        for response in batch:
-            response.content_html = markdown_render_html(response.content)
-            response.content_html_key = render_key(response.content)
-        Response.objects.bulk_update(batch, ["content_html", "content_html_key"])
-        done, after = done + len(batch), batch[-1].pk
-    return done
+
+    def fill(response: Response) -> None:
+        response.content_html = markdown_render_html(response.content)
+        response.content_html_key = render_key(response.content)
+
+    return _in_batches(pending, "content", fill, ["content_html", "content_html_key"], batch_size)
 
 
 def items_render(
@@ -73,13 +74,26 @@ def items_render(
         pending = pending.filter(project_id=project_id)
     if item_ids is not None:
         pending = pending.filter(pk__in=item_ids)
+
+    def fill(item: Item) -> None:
+        texts = message_texts(item.messages)
+        item.messages_html = [markdown_render_html(text) for text in texts]
+        item.messages_html_key = messages_key(texts)
+
+    fields = ["messages_html", "messages_html_key"]
+    return _in_batches(pending, "messages", fill, fields, batch_size)
+
+
+def _in_batches(
+    pending: QuerySet[M], source: str, fill: Callable[[M], None], fields: list[str], size: int
+) -> int:
+    """Fill ``fields`` of every row of ``pending`` from its ``source`` field, ``size`` rows
+    to an UPDATE, in id order; return how many rows."""
     done, after = 0, 0
-    while batch := list(pending.filter(pk__gt=after).order_by("pk").only("messages")[:batch_size]):
-        for item in batch:
-            texts = message_texts(item.messages)
-            item.messages_html = [markdown_render_html(text) for text in texts]
-            item.messages_html_key = messages_key(texts)
-        Item.objects.bulk_update(batch, ["messages_html", "messages_html_key"])
+    while batch := list(pending.filter(pk__gt=after).order_by("pk").only(source)[:size]):
+        for row in batch:
+            fill(row)
+        pending.model._default_manager.bulk_update(batch, fields)
         done, after = done + len(batch), batch[-1].pk
     return done
 
