@@ -40,7 +40,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+sys.path.insert(0, str(ROOT))
+
+from bench._db import PG, create_database, drop_database  # noqa: E402
+
 SLUG = "bench"
 PASSWORD = "bench-password-123"
 
@@ -68,22 +71,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- set-up -------------------------------------------------------------------------------
-
-
-def create_database(name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{PG}/{name}"
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load(args: argparse.Namespace) -> None:
@@ -394,7 +381,6 @@ def load_average() -> str:
 
 def main() -> None:
     args = parse_args()
-    sys.path.insert(0, str(ROOT))
     database_url = create_database(args.db)
     static_root = tempfile.mkdtemp(prefix="bench-static-")
     env = {

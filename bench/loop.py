@@ -26,7 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+sys.path.insert(0, str(ROOT))
+
+from bench._db import create_database, drop_database  # noqa: E402
+
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/6")
 
 
@@ -39,22 +42,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--db", default="feedback_jobs_bench")
     parser.add_argument("--keep-db", action="store_true")
     return parser.parse_args()
-
-
-def create_database(name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{PG}/{name}"
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -71,7 +58,6 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -83,28 +83,26 @@ def markdown_render_html(text: str) -> str:
 
 
 def markdown_render_many(
-    texts: Sequence[str], *, stored: Sequence[tuple[str, str] | None] = ()
+    texts: Sequence[str], *, stored: Sequence[str | None] = ()
 ) -> list[SafeString]:
     """``markdown_render`` for many texts at once.
 
-    ``stored`` may give, for each text, an HTML rendered earlier and its ``render_key``;
-    it is used when the key still matches the text under the current policy. The rest
-    go through the shared cache (Redis in production: each item is shown to ``overlap``
+    ``stored`` may give, for each text, an HTML rendered earlier whose key the caller has
+    checked against the text (``render_key``); those are used as they are. The rest go
+    through the shared cache (Redis in production: each item is shown to ``overlap``
     annotators on any web process), one round trip for all of them, and only those no
     process has rendered yet are rendered here."""
-    found: dict[str, str] = {}
-    keys = [render_key(text) for text in texts]
-    for key, kept in zip(keys, stored, strict=False):
-        if kept is not None and kept[1] == key:
-            found[key] = kept[0]
-    wanted = {f"md:{key}" for key in keys if key not in found}
-    if wanted:
-        cached = cache.get_many(list(wanted))
-        found.update((name[3:], html) for name, html in cached.items())
-        fresh = {
-            key: _render(text) for key, text in zip(keys, texts, strict=True) if key not in found
+    html: list[str | None] = list(stored) + [None] * (len(texts) - len(stored))
+    keys = {n: render_key(text) for n, text in enumerate(texts) if html[n] is None}
+    if keys:
+        found = {
+            name[3:]: value
+            for name, value in cache.get_many([f"md:{key}" for key in set(keys.values())]).items()
         }
+        fresh = {key: _render(texts[n]) for n, key in keys.items() if key not in found}
         if fresh:
-            cache.set_many({f"md:{key}": html for key, html in fresh.items()}, CACHE_SECONDS)
+            cache.set_many({f"md:{key}": value for key, value in fresh.items()}, CACHE_SECONDS)
             found.update(fresh)
-    return [mark_safe(found[key]) for key in keys]  # sanitised by _render
+        for n, key in keys.items():
+            html[n] = found[key]
+    return [mark_safe(value or "") for value in html]  # sanitised by _render, here or before

@@ -79,18 +79,16 @@ def item_view_build(
         order = shown_order_for(user=user, item=item, response_ids=list(texts))
     ratings = judgement.ratings if judgement is not None else {}
     messages = [m for m in (item.messages or []) if isinstance(m, dict)]
-    message_html = item.messages_html or []
-    message_stored: list[tuple[str, str] | None] = []
     contents = message_texts(messages)
-    if len(message_html) == len(contents) and item.messages_html_key == messages_key(contents):
-        # One key covers all the messages: each stored HTML is then keyed as its own text.
-        message_stored = [
-            (html, render_key(text)) for html, text in zip(message_html, contents, strict=True)
-        ]
-    rendered = markdown_render_many(
-        [texts[pk].content for pk in order] + contents,
-        stored=[(texts[pk].html, texts[pk].html_key) for pk in order] + message_stored,
-    )
+    # Stored renderings, each used only while its key still matches its text and policy.
+    stored: list[str | None] = [
+        texts[pk].html if texts[pk].html_key == render_key(texts[pk].content) else None
+        for pk in order
+    ]
+    prompt_stored = item.messages_html_key == messages_key(contents)
+    if prompt_stored and len(item.messages_html) == len(contents):
+        stored += item.messages_html
+    rendered = markdown_render_many([texts[pk].content for pk in order] + contents, stored=stored)
     shown = [
         ShownResponse(
             id=pk,
