@@ -21,8 +21,10 @@ from django.db import transaction
 
 from core.errors import ValidationError
 from feedback.importers import PARSERS, ParsedItem, RowError, RowSkipped
+from feedback.importers.base import ParsedGold
 from feedback.importers.reading import FileRefused, rows_read, source_open
 from feedback.models import Item, Judgement, Project, Response
+from feedback.services.gold import project_gold_count_refresh
 from feedback.services.rendering import project_render_enqueue
 
 logger = logging.getLogger(__name__)
@@ -75,8 +77,13 @@ def items_import(
     format: str,
     source_name: str | None = None,
     filename: str | None = None,
+    gold: bool = False,
 ) -> ImportResult:
     """Import every row of ``source`` (a path or a binary stream) into ``project``.
+
+    ``gold=True`` imports every row as a gold item whose expected answer is its ``gold``
+    field or else its preference (a row with neither is an error). Several annotators'
+    judgements of a row (native ``judgements``) are by ``import:<source name>/<annotator>``.
 
     All or nothing: any bad row raises ``ValidationError`` whose details are
     ``{"errors": [{"row", "field", "message"}, ...], "error_count": n}`` and nothing is
@@ -95,6 +102,7 @@ def items_import(
         filename = Path(source).name
 
     parsed = _parse(source, format)
+    _project_check(parsed, project=project, gold=gold)
     if parsed.error_count:
         first = parsed.errors[0]
         raise ValidationError(
@@ -113,7 +121,9 @@ def items_import(
         # every item already there instead of colliding on the unique constraint.
         Project.objects.select_for_update().filter(pk=project.pk).first()
         annotator = import_user_get_or_create(source_name=name)
-        result = _write(project=project, parsed=parsed, annotator=annotator, provenance=provenance)
+        result = _write(
+            project=project, parsed=parsed, annotator=annotator, provenance=provenance, gold=gold
+        )
         if result.items_created:
             project_render_enqueue(project_id=project.pk)
     logger.info(
@@ -147,6 +157,34 @@ def import_user_get_or_create(*, source_name: str) -> User:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user
+
+
+def _project_check(parsed: _Parsed, *, project: Project, gold: bool) -> None:
+    """What a row can only be checked against once the project is known: the rating scale,
+    the pairwise-only "both bad" verdict, and (``gold``) an expected answer on every row."""
+    pairwise = project.mode == Project.Mode.PAIRWISE
+    for row, item in parsed.items:
+        if gold and item.gold is None and item.ranking is None:
+            parsed.error(row, "gold", "every row of a gold import needs a 'gold' or a ranking")
+        if item.gold is not None and item.gold.both_bad and not pairwise:
+            parsed.error(row, "gold.verdict", "only pairwise projects have a 'both bad' verdict")
+        for index, judgement in enumerate(item.judgements):
+            if judgement.both_bad and not pairwise:
+                parsed.error(
+                    row,
+                    f"judgements[{index}].verdict",
+                    "only pairwise projects have a 'both bad' verdict",
+                )
+            if judgement.ratings and not project.ask_ratings:
+                parsed.error(
+                    row, f"judgements[{index}].ratings", "this project does not ask for ratings"
+                )
+            elif any(r > project.rating_scale for r in judgement.ratings.values()):
+                parsed.error(
+                    row,
+                    f"judgements[{index}].ratings",
+                    f"ratings run from 1 to {project.rating_scale} in this project",
+                )
 
 
 def _refuse(message: str, field_name: str) -> None:
@@ -201,7 +239,12 @@ def _keep(parsed: _Parsed, seen: dict[str, int], row: int, item: ParsedItem) -> 
 
 
 def _write(
-    *, project: Project, parsed: _Parsed, annotator: User, provenance: dict[str, Any]
+    *,
+    project: Project,
+    parsed: _Parsed,
+    annotator: User,
+    provenance: dict[str, Any],
+    gold: bool = False,
 ) -> ImportResult:
     ids = [item.external_id or "" for _, item in parsed.items]
     existing: set[str] = set()
@@ -212,6 +255,16 @@ def _write(
             ).values_list("external_id", flat=True)
         )
     new = [(row, item) for row, item in parsed.items if item.external_id not in existing]
+    if gold:
+        for _, item in new:
+            if item.gold is None and item.ranking is not None:
+                # The row's preference is the expected answer, not a judgement of it.
+                item.gold, item.ranking = ParsedGold(ranking=item.ranking), None
+    named = sorted({j.annotator for _, item in new for j in item.judgements})
+    source_name = annotator.username.removeprefix(IMPORT_USER_PREFIX)
+    annotators = {
+        name: import_user_get_or_create(source_name=f"{source_name}/{name}") for name in named
+    }
 
     items = Item.objects.bulk_create(
         [
@@ -222,6 +275,7 @@ def _write(
                 metadata={**item.metadata, "import": {**provenance, "row": row}}
                 if "import" not in item.metadata
                 else item.metadata,
+                is_gold=item.gold is not None,
             )
             for row, item in new
         ],
@@ -243,10 +297,29 @@ def _write(
         batch_size=BATCH_SIZE,
     )
     judgements = []
+    gold_items: list[Item] = []
     offset = 0
     for item, (_, parsed_item) in zip(items, new, strict=True):
         response_ids = [r.pk for r in responses[offset : offset + len(parsed_item.responses)]]
         offset += len(parsed_item.responses)
+        if parsed_item.gold is not None:
+            item.gold_ranking = [[response_ids[i] for i in g] for g in parsed_item.gold.ranking]
+            item.gold_both_bad = parsed_item.gold.both_bad
+            gold_items.append(item)
+        for named_judgement in parsed_item.judgements:
+            assert named_judgement.ranking is not None
+            judgements.append(
+                Judgement(
+                    item=item,
+                    annotator=annotators[named_judgement.annotator],
+                    source=Judgement.Source.IMPORTED,
+                    ranking=[[response_ids[i] for i in g] for g in named_judgement.ranking],
+                    both_bad=named_judgement.both_bad,
+                    ratings={str(response_ids[i]): v for i, v in named_judgement.ratings.items()},
+                    rationale=named_judgement.rationale,
+                    shown_order=response_ids,
+                )
+            )
         if parsed_item.ranking is None:
             continue
         judgements.append(
@@ -258,6 +331,11 @@ def _write(
             )
         )
     Judgement.objects.bulk_create(judgements, batch_size=BATCH_SIZE)
+    if gold_items:
+        Item.objects.bulk_update(
+            gold_items, ["gold_ranking", "gold_both_bad"], batch_size=BATCH_SIZE
+        )
+        project_gold_count_refresh(project=project)
     return ImportResult(
         items_created=len(items),
         items_existing=len(parsed.items) - len(new),
