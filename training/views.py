@@ -16,7 +16,14 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
 from feedback.export import FORMATS
-from training.models import DatasetSnapshot, JobKind, ModelVersion, TrainingJob
+from training.models import (
+    NEEDS_REWARD_MODEL,
+    TRAIN_KINDS,
+    DatasetSnapshot,
+    JobKind,
+    ModelVersion,
+    TrainingJob,
+)
 from training.selectors import (
     job_get_for_user,
     jobs_for_user,
@@ -132,6 +139,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
         {
             "projects": projects,
             "kinds": kinds,
+            "train_kinds": " ".join(TRAIN_KINDS),
+            "reward_model_kinds": " ".join(NEEDS_REWARD_MODEL),
             "snapshots": DatasetSnapshot.objects.filter(
                 project__in=projects, status="ready"
             ).select_related("project")[:200],
