@@ -7,13 +7,15 @@ this build (a name that does not resolve) is simply left out of the bar.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 
+from core.errors import NotFound, PermissionDenied
+from feedback.access import STAFF, project_access
 from feedback.models import Membership, Project
 
 # Project pages other modules may add, by URL name (taking the project's slug), with the
@@ -60,14 +62,13 @@ def _first(names: tuple[str, ...], *args: Any) -> str | None:
     return None
 
 
-def _role(user: AbstractBaseUser | AnonymousUser, project: Project) -> str | None:
-    if getattr(user, "is_staff", False):
-        return "staff"
-    return (
-        Membership.objects.filter(project=project, user_id=cast(int, user.pk))
-        .values_list("role", flat=True)
-        .first()
-    )
+def _role(user: AbstractBaseUser | AnonymousUser, slug: str) -> tuple[Project | None, str | None]:
+    """The project and the user's role in it, through the one door (None when not in it)."""
+    try:
+        access = project_access(user=user, slug=slug)
+    except (NotFound, PermissionDenied):
+        return None, None
+    return access.project, access.role
 
 
 def navigation_build(request: HttpRequest) -> Navigation:
@@ -84,16 +85,14 @@ def navigation_build(request: HttpRequest) -> Navigation:
     trains = manages  # training is for project admins (training_projects_for_user)
     nav.manages_any = manages
     slug = match.kwargs.get("slug") if match else None
+    role: str | None = None
     if isinstance(slug, str):
-        nav.project = Project.objects.filter(slug=slug).first()
-    role = _role(user, nav.project) if nav.project is not None else None
-    if nav.project is None or role is None:
-        nav.project = None
+        nav.project, role = _role(user, slug)
 
     nav.main.append(Link("Projects", reverse("home"), "home"))
     if manages:
         nav.main.append(Link("Manage", reverse("projects-manage"), "projects-manage"))
-        dashboard_project = nav.project if role in ("staff", Membership.Role.ADMIN) else None
+        dashboard_project = nav.project if role in (STAFF, Membership.Role.ADMIN) else None
         if dashboard_project is None:
             managed = (
                 Project.objects.all()
@@ -132,7 +131,7 @@ def navigation_build(request: HttpRequest) -> Navigation:
             Link("Annotate", reverse("annotate", args=[p]), "annotate"),
             Link("My judgements", reverse("judgements", args=[p]), "judgements"),
         ]
-        if role in ("staff", Membership.Role.ADMIN):
+        if role in (STAFF, Membership.Role.ADMIN):
             links += [
                 Link("Dashboard", reverse("dashboard", args=[p]), "dashboard"),
                 Link("Settings", reverse("project-settings", args=[p]), "project-settings"),
@@ -142,9 +141,9 @@ def navigation_build(request: HttpRequest) -> Navigation:
             retrain = _reverse("training-retrain-policy", p)
             if retrain:
                 links.append(Link("Retraining", retrain, "training-retrain-policy"))
-        if role in ("staff", Membership.Role.ADMIN, Membership.Role.EXPORTER):
+        if role in (STAFF, Membership.Role.ADMIN, Membership.Role.EXPORTER):
             links.append(Link("Export", reverse("project-export", args=[p]), "project-export"))
-        if role in ("staff", Membership.Role.ADMIN):
+        if role in (STAFF, Membership.Role.ADMIN):
             for label, names in OPTIONAL_PROJECT_PAGES:
                 url = _first(names, p)
                 if url:

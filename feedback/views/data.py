@@ -7,34 +7,21 @@ reports, previews and downloads the export and makes snapshots.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from core.errors import NotFound
+from feedback.access import EXPORTING_ROLES, MANAGING_ROLES
 from feedback.export.params import AGGREGATES, FORMATS, MARGIN_MODES, PAIR_MODES, SOURCES, SPLITS
 from feedback.models import Item, Project
-from feedback.selectors import (
-    EXPORTING_ROLES,
-    MANAGING_ROLES,
-    project_get_for_user,
-    projects_for_user,
-)
 from feedback.services.imports import IMPORT_FORMATS
+from feedback.views.access import page_access
 
 
 def _project(request: HttpRequest, slug: str, roles: tuple[str, ...], what: str) -> Project:
-    user = request.user
-    assert isinstance(user, User)
-    try:
-        project = project_get_for_user(user=user, slug=slug)
-    except NotFound as error:
-        raise Http404(error.message) from error
-    if not projects_for_user(user=user, roles=roles).filter(pk=project.pk).exists():
-        raise DjangoPermissionDenied(f"Your role in this project may not {what}.")
-    return project
+    return page_access(
+        request, slug, roles, denied=f"Your role in this project may not {what}."
+    ).project
 
 
 @login_required

@@ -12,20 +12,22 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.errors import ApplicationError, Conflict, NotFound, ValidationError
+from core.errors import ApplicationError, Conflict, ValidationError
+from feedback.access import MANAGING_ROLES
 from feedback.models import Judgement, Membership, Project
 from feedback.rendering import markdown_render_html
-from feedback.selectors import MANAGING_ROLES, project_get_for_user, projects_for_user
+from feedback.selectors import projects_for_user
 from feedback.services.projects import (
     membership_remove,
     membership_set,
     project_create,
     project_update,
 )
+from feedback.views.access import page_access
 from feedback.views.responses import json_view
 
 SETTINGS_FIELDS = (
@@ -90,13 +92,9 @@ def _user(request: HttpRequest) -> User:
 
 def _managed_project(request: HttpRequest, slug: str) -> Project:
     """The project if the user may manage it: 404 for outsiders, 403 for other members."""
-    try:
-        project = project_get_for_user(user=_user(request), slug=slug)
-    except NotFound as error:
-        raise Http404(error.message) from error
-    if not projects_for_user(user=_user(request), roles=MANAGING_ROLES).filter(pk=project.pk):
-        raise DjangoPermissionDenied("Only the project's admins may do this.")
-    return project
+    return page_access(
+        request, slug, MANAGING_ROLES, denied="Only the project's admins may do this."
+    ).project
 
 
 def _apply_errors(form: forms.BaseForm, error: ApplicationError) -> None:
