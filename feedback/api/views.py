@@ -39,6 +39,7 @@ from feedback.selectors import (
     judgements_for_user,
     project_get_for_user,
     projects_for_user,
+    round_response_ids,
 )
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.imports import items_import
@@ -364,7 +365,13 @@ class NextView(APIView):
         if lease is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
         item = _items(project).get(pk=lease.item_id)
-        data = {"id": lease.pk, "expires_at": lease.expires_at, "item": item}
+        data = {
+            "id": lease.pk,
+            "expires_at": lease.expires_at,
+            "round": lease.round,
+            "response_ids": round_response_ids(item=item, number=lease.round),
+            "item": item,
+        }
         return ApiResponse(s.AssignmentSerializer(data).data)
 
 
@@ -388,6 +395,7 @@ def _submit(user: User, item: Item, fields: dict[str, Any]) -> Judgement:
         flag_reason=fields.get("flag_reason", ""),
         shown_order=fields.get("shown_order"),
         time_spent_ms=fields.get("time_spent_ms"),
+        round=fields.get("round"),
     )
 
 
@@ -493,6 +501,7 @@ class JudgementDetailView(APIView):
             "time_spent_ms": judgement.time_spent_ms,
         }
         fields.update({k: v for k, v in body.validated_data.items() if k in request.data})
+        fields["round"] = judgement.round  # a change is of the round it judged
         new = _submit(user, judgement.item, fields)
         return ApiResponse(s.JudgementSerializer(new).data, status=status.HTTP_201_CREATED)
 
