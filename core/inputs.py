@@ -60,7 +60,8 @@ def text_problem(text: str) -> str | None:
         return None
     if found.group() == "\x00":
         return "must not contain the NUL character (\\u0000)"
-    return f"must not contain a lone surrogate (\\u{ord(found.group()):04x}); text must be valid Unicode"
+    code = f"\\u{ord(found.group()):04x}"
+    return f"must not contain a lone surrogate ({code}); text must be valid Unicode"
 
 
 def text_check(text: str, field: str) -> str:
@@ -143,7 +144,8 @@ def json_parse(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, path: str 
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"is not valid UTF-8 ({exc.reason} at byte {exc.start})", path=path)
+            reason = f"is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            raise InputError(reason, path=path) from None
     else:
         text = data
     if json_depth_exceeds(text, max_depth):
@@ -239,4 +241,3 @@ def param_bool(params: Mapping[str, Any], name: str) -> bool | None:
     if raw in ("false", "0", "no"):
         return False
     raise _fail(name, "must be true or false")
-

@@ -44,7 +44,7 @@ class IdCursorPagination(CursorPagination):
         if cursor is None:
             return None
         if cursor.position is not None:
-            position = cursor.position
+            position = str(cursor.position)
             if not position.lstrip("-").isdigit() or not -INT_MAX <= int(position) <= INT_MAX:
                 raise _refuse()
         return cursor
@@ -60,4 +60,3 @@ class IdCursorPagination(CursorPagination):
             if size is not None:
                 return size
         return self.page_size or 100
-

@@ -25,7 +25,9 @@ class JSONParser(parsers.JSONParser):
                 f"body: larger than {limit} bytes", details={"body": [f"larger than {limit} bytes"]}
             )
         if not data.strip():
-            raise ValidationError("body: is empty", details={"body": ["is empty; send a JSON object"]})
+            raise ValidationError(
+                "body: is empty", details={"body": ["is empty; send a JSON object"]}
+            )
         try:
             return json_parse(data)
         except InputError as exc:
@@ -55,7 +57,8 @@ class MultiPartParser(parsers.MultiPartParser):
     ) -> Any:
         result = super().parse(stream, media_type, parser_context)
         _check_fields(result.data)
-        for name, upload in result.files.items():
+        for name, uploads in result.files.lists():
             text_check(name, "field name")
-            text_check(upload.name or "", f"{name}.filename")
+            for upload in uploads:
+                text_check(getattr(upload, "name", "") or "", f"{name}.filename")
         return result

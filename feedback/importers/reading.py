@@ -210,7 +210,10 @@ def _line_rows(buf: _Buffer, *, number: int) -> Iterator[tuple[int, Any]]:
         while end == -1 and len(buf.data) - buf.pos <= MAX_ROW_BYTES and buf.more(buf.pos):
             end = buf.data.find(b"\n", buf.pos)
         if end == -1 and len(buf.data) - buf.pos > MAX_ROW_BYTES:
-            yield number, RowError(f"is longer than the largest row allowed ({size_text(MAX_ROW_BYTES)})")
+            yield (
+                number,
+                RowError(f"is longer than the largest row allowed ({size_text(MAX_ROW_BYTES)})"),
+            )
             while end == -1:  # skip the rest of the line
                 buf.pos = len(buf.data)
                 if not buf.more(buf.pos):
@@ -274,8 +277,9 @@ def _array_rows(buf: _Buffer) -> Iterator[tuple[int, Any]]:
         closing = buf.data[buf.pos] == 0x5D
         element = b"" if skipping else buf.data[start : buf.pos]
         if skipping:
-            yield number, RowError(
-                f"is larger than the largest row allowed ({size_text(MAX_ROW_BYTES)})"
+            yield (
+                number,
+                RowError(f"is larger than the largest row allowed ({size_text(MAX_ROW_BYTES)})"),
             )
         elif not element.strip(BLANK):
             if not (closing and number == 1):
@@ -305,7 +309,7 @@ def _refuse_element(buf: _Buffer, start: int, element: bytes) -> None:
     try:
         json.loads(element.decode("utf-8"))
     except json.JSONDecodeError as exc:
-        _refuse_json(buf, start + len(element[: exc.pos].decode("utf-8", "replace").encode()), exc.msg)
+        _refuse_json(buf, start + len(element.decode("utf-8")[: exc.pos].encode("utf-8")), exc.msg)
     except UnicodeDecodeError:  # pragma: no cover - reported as a row error before
         pass
 
