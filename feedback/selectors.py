@@ -4,7 +4,6 @@ see this project?": the pages, the API and the admin all scope their querysets b
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
@@ -12,9 +11,11 @@ from django.utils import timezone
 
 from core import sql
 from core.errors import NotFound
+from feedback.access import ANNOTATING_ROLES as ANNOTATING_ROLES  # the sets live in access
+from feedback.access import EXPORTING_ROLES as EXPORTING_ROLES
+from feedback.access import MANAGING_ROLES as MANAGING_ROLES
+from feedback.access import User as User
 from feedback.models import Assignment, Item, Judgement, Membership, Project, Response
-
-User = AbstractBaseUser | AnonymousUser
 
 
 def projects_for_user(*, user: User, roles: tuple[str, ...] | None = None) -> QuerySet[Project]:
@@ -45,14 +46,6 @@ def project_get(*, slug: str) -> Project:
     if project is None:
         raise NotFound(f"No project '{slug}'.")
     return project
-
-
-# Roles that may be handed items and judge them (staff may too).
-ANNOTATING_ROLES: tuple[str, ...] = (Membership.Role.ANNOTATOR, Membership.Role.ADMIN)
-# Roles that may see a project's dashboard and everyone's judgements in it.
-MANAGING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN,)
-# Roles that may export a project's judgements and make dataset snapshots of them.
-EXPORTING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN, Membership.Role.EXPORTER)
 
 
 _ANNOTATOR_CHECKED = "_feedback_checked_annotator_pk"

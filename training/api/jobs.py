@@ -17,12 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound, PermissionDenied, ValidationError
+from feedback.access import MANAGING_ROLES
+from feedback.api.base import NewestFirst, ProjectView
 from feedback.api.serializers import page_of
-from feedback.api.views import NewestFirst
 from feedback.models import Project
 from training.artifacts import artifact_absolute, directory_zip_stream
 from training.models import DatasetSnapshot, JobKind, ModelVersion, RetrainPolicy
 from training.selectors import (
+    TRAINING_DENIED,
     job_get_for_user,
     jobs_for_user,
     model_get_for_user,
@@ -257,10 +259,13 @@ class ModelDownload(APIView):
         return response
 
 
-class RetrainPolicyDetail(APIView):
+class RetrainPolicyDetail(ProjectView):
+    roles = MANAGING_ROLES
+    denied_message = TRAINING_DENIED
+
     @extend_schema(summary="The project's retrain policy", responses=RetrainPolicySerializer)
     def get(self, request: Request, slug: str) -> Response:
-        project = training_project_get(user=request.user, slug=slug)
+        project = self.project
         policy = RetrainPolicy.objects.filter(project=project).first() or RetrainPolicy(
             project=project
         )
@@ -272,15 +277,18 @@ class RetrainPolicyDetail(APIView):
         responses=RetrainPolicySerializer,
     )
     def put(self, request: Request, slug: str) -> Response:
-        project = training_project_get(user=request.user, slug=slug)
+        project = self.project
         payload = RetrainPolicySerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         policy = retrain_policy_save(project=project, **payload.validated_data)
         return Response(RetrainPolicySerializer(policy).data)
 
 
-class RetrainCheckNow(APIView):
+class RetrainCheckNow(ProjectView):
     """Run the threshold check now instead of waiting for beat."""
+
+    roles = MANAGING_ROLES
+    denied_message = TRAINING_DENIED
 
     @extend_schema(
         summary="Check the retrain threshold now",
@@ -288,7 +296,7 @@ class RetrainCheckNow(APIView):
         responses={200: RetrainCheckSerializer, 201: RetrainCheckSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        project = training_project_get(user=request.user, slug=slug)
+        project = self.project
         run = retrain_check(project=project, launched_by=f"admin:{request.user.get_username()}")
         if run is None:
             return Response({"started": False, "run": None})
