@@ -1,10 +1,10 @@
 """Checks every request makes before any view runs.
 
-``InputGuardMiddleware`` refuses a path or query string holding text Postgres cannot
-store (a NUL character, a lone surrogate; see ``core.inputs.text_problem``): a username
-in a member URL or ``?external_id=%00`` is a 400 here instead of a database error in
-whichever view reads it. Under ``/api/`` the answer has the API's error shape; pages get
-a plain 400.
+``InputGuardMiddleware`` refuses a path, query string or page form (urlencoded) holding
+text Postgres cannot store (a NUL character, a lone surrogate; see
+``core.inputs.text_problem``): a username in a member URL or ``?external_id=%00`` is a
+400 here instead of a database error in whichever view reads it. Under ``/api/`` the
+answer has the API's error shape; pages get a plain 400.
 """
 
 from collections.abc import Callable
@@ -17,12 +17,21 @@ from core.inputs import text_problem
 def _problem(request: HttpRequest) -> tuple[str, str] | None:
     if problem := text_problem(request.path):
         return "path", problem
-    for key, values in request.GET.lists():
-        if problem := text_problem(key):
-            return "query parameter name", problem
-        for value in values:
-            if problem := text_problem(value):
-                return key, problem
+    fields = [request.GET]
+    # A page's form (a login, a rationale): the API's bodies are checked by its parsers.
+    if (
+        request.method == "POST"
+        and not request.path_info.startswith("/api/")
+        and request.content_type == "application/x-www-form-urlencoded"
+    ):
+        fields.append(request.POST)
+    for data in fields:
+        for key, values in data.lists():
+            if problem := text_problem(key):
+                return "field name", problem
+            for value in values:
+                if problem := text_problem(value):
+                    return key, problem
     return None
 
 

@@ -13,15 +13,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.errors import NotFound
-from core.pagination import IdCursorPagination
 from core.parsers import FormParser, MultiPartParser
+from feedback.access import MANAGING_ROLES
+from feedback.api.base import NewestFirst, ProjectView
 from feedback.api.serializers import page_of
-from feedback.api.views import _project_with_role, _user
 from feedback.models import ImportJob
-from feedback.selectors import MANAGING_ROLES
 from feedback.services.import_jobs import import_job_create
 from feedback.services.imports import IMPORT_FORMATS
 
@@ -89,12 +87,8 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         return round(min(job.bytes_read / job.file_bytes, 1.0), 4)
 
 
-class NewestFirst(IdCursorPagination):
-    ordering = "-id"
-    page_size = 50
-
-
-class ImportJobListView(APIView):
+class ImportJobListView(ProjectView):
+    roles = MANAGING_ROLES
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -103,7 +97,7 @@ class ImportJobListView(APIView):
         responses=page_of(ImportJobSerializer, "ImportJobPage"),
     )
     def get(self, request: Request, slug: str) -> Response:
-        project = _project_with_role(request, slug, MANAGING_ROLES)
+        project = self.project
         jobs = ImportJob.objects.filter(project=project).select_related("project", "created_by")
         paginator = NewestFirst()
         page = paginator.paginate_queryset(jobs, request, view=self)
@@ -121,7 +115,7 @@ class ImportJobListView(APIView):
         responses={202: ImportJobSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        project = _project_with_role(request, slug, MANAGING_ROLES)
+        project = self.project
         body = ImportJobInput(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
@@ -131,19 +125,21 @@ class ImportJobListView(APIView):
             format=body.validated_data["format"],
             filename=upload.name or "upload",
             source_name=body.validated_data.get("source_name"),
-            user=_user(request),
+            user=self.user,
         )
         job = ImportJob.objects.select_related("project", "created_by").get(pk=job.pk)
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ImportJobDetailView(APIView):
+class ImportJobDetailView(ProjectView):
+    roles = MANAGING_ROLES
+
     @extend_schema(
         summary="One background import: status, progress, result or row errors",
         responses=ImportJobSerializer,
     )
     def get(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _project_with_role(request, slug, MANAGING_ROLES)
+        project = self.project
         job = (
             ImportJob.objects.filter(project=project, pk=job_id)
             .select_related("project", "created_by")
