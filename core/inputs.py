@@ -12,8 +12,8 @@ cannot take into a ``core.errors.ValidationError`` naming the field, instead of 
   limit (checked before decoding, so 100,000 nested brackets cost a scan, not a
   recursion), integers within 64 bits (what Postgres ``bigint`` and orjson take), no NaN
   or infinities (``jsonb`` has none), and the text check on every key and string.
-- **Moments** (``moment_check``): an aware datetime that Postgres can store once
-  converted to UTC (``0001-01-01T00:00:00-23:59`` is year 0 in UTC).
+- **Moments** (``moment_check``): an aware datetime, converted to UTC (Postgres refuses
+  offsets past 15:59), within the years 1-9999 there.
 - **Query parameters** (``param_text``, ``param_choice``, ``param_int``, ``param_bool``):
   list filters are validated against their choices and types, never passed raw.
 """
@@ -93,7 +93,9 @@ def value_problem(value: Any, path: str = "") -> InputError | None:
             if not INT_MIN <= current <= INT_MAX:
                 return InputError("integers must fit in 64 bits", path=where)
         elif isinstance(current, float) and not math.isfinite(current):
-            return InputError("numbers must be finite", path=where)
+            return InputError("numbers must be finite (NaN and Infinity are not JSON)", path=where)
+        elif current is _HUGE:
+            return InputError("integers must fit in 64 bits", path=where)
     return None
 
 
@@ -116,24 +118,20 @@ def json_depth_exceeds(data: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> bo
     return False
 
 
-def _parse_int(text: str) -> int:
-    if len(text) > 20:
-        raise InputError("integers must fit in 64 bits")
-    value = int(text)
-    if not INT_MIN <= value <= INT_MAX:
-        raise InputError("integers must fit in 64 bits")
-    return value
+class _Huge:
+    """Stands for an integer too long to convert (the walk reports it with its path)."""
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise InputError("numbers must be finite")
-    return value
+_HUGE = _Huge()
+
+
+def _parse_int(text: str) -> int | _Huge:
+    # Out-of-range values are found by the walk, which knows the path.
+    return int(text) if len(text) <= 25 else _HUGE
 
 
 def _parse_constant(name: str) -> float:
-    raise InputError(f"{name} is not JSON")
+    return math.nan  # NaN and Infinity are not JSON: the walk refuses them with the path
 
 
 def json_parse(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, path: str = "") -> Any:
@@ -154,11 +152,8 @@ def json_parse(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, path: str 
         value = json.loads(
             text,
             parse_int=_parse_int,
-            parse_float=_parse_float,
             parse_constant=_parse_constant,
         )
-    except InputError as exc:
-        raise InputError(exc.message, path=path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"is not valid JSON ({exc.msg}, column {exc.colno})", path=path) from None
     except RecursionError:  # pragma: no cover - the depth scan comes first
@@ -173,7 +168,10 @@ def json_parse(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, path: str 
 
 
 def moment_check(moment: datetime, field: str) -> datetime:
-    """``moment`` (made aware, UTC when naive) if Postgres can store it, else 400."""
+    """``moment`` converted to UTC (UTC when naive) if Postgres can store it, else 400.
+
+    Converted, because Postgres takes offsets up to 15:59 only: ``-23:59`` is a valid ISO
+    8601 offset that it refuses, while the same moment in UTC is fine."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
@@ -183,7 +181,7 @@ def moment_check(moment: datetime, field: str) -> datetime:
     if in_utc is None or not 1 <= in_utc.year <= 9999:
         reason = "must lie between the years 1 and 9999 once converted to UTC"
         raise ValidationError(f"{field}: {reason}", details={field: [reason]})
-    return moment
+    return in_utc
 
 
 # --- query parameters ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Checks every request makes before any view runs.
 
-``InputGuardMiddleware`` refuses a path, query string or page form (urlencoded) holding
+``InputGuardMiddleware`` refuses a path, query string or page's form holding
 text Postgres cannot store (a NUL character, a lone surrogate; see
 ``core.inputs.text_problem``): a username in a member URL or ``?external_id=%00`` is a
 400 here instead of a database error in whichever view reads it. Under ``/api/`` the
@@ -22,7 +22,7 @@ def _problem(request: HttpRequest) -> tuple[str, str] | None:
     if (
         request.method == "POST"
         and not request.path_info.startswith("/api/")
-        and request.content_type == "application/x-www-form-urlencoded"
+        and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         fields.append(request.POST)
     for data in fields:
