@@ -246,3 +246,35 @@ def project_dashboard(
             item__project=project, status=Assignment.Status.SKIPPED
         ).count(),
     )
+
+
+@dataclass(frozen=True)
+class AnnotatorPosition:
+    """Where an annotator stands in a project: "item ``position`` of ``total``"."""
+
+    total: int  # items with something to judge (two responses or more)
+    done: int  # items they judged (current judgements)
+    today: int  # of those, judged since midnight
+    skipped: int
+
+    @property
+    def position(self) -> int:
+        return min(self.total, self.done + 1)
+
+
+def annotator_position(
+    *, user: User, project: Project, now: datetime | None = None
+) -> AnnotatorPosition:
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    total = (
+        Item.objects.filter(project=project).annotate(n=Count("responses")).filter(n__gte=2).count()
+    )
+    mine = Judgement.objects.filter(item__project=project, annotator_id=user.pk, is_current=True)
+    counts = mine.aggregate(done=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today)))
+    skipped = Assignment.objects.filter(
+        item__project=project, annotator_id=user.pk, status=Assignment.Status.SKIPPED
+    ).count()
+    return AnnotatorPosition(
+        total=total, done=counts["done"] or 0, today=counts["today"] or 0, skipped=skipped
+    )
