@@ -6,7 +6,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
@@ -14,9 +13,11 @@ from django.utils import timezone
 
 from core import sql
 from core.errors import NotFound
+from feedback.access import ANNOTATING_ROLES as ANNOTATING_ROLES  # the sets live in access
+from feedback.access import EXPORTING_ROLES as EXPORTING_ROLES
+from feedback.access import MANAGING_ROLES as MANAGING_ROLES
+from feedback.access import User as User
 from feedback.models import Assignment, Item, Judgement, Membership, Project, Response, Round
-
-User = AbstractBaseUser | AnonymousUser
 
 
 def projects_for_user(*, user: User, roles: tuple[str, ...] | None = None) -> QuerySet[Project]:
@@ -47,14 +48,6 @@ def project_get(*, slug: str) -> Project:
     if project is None:
         raise NotFound(f"No project '{slug}'.")
     return project
-
-
-# Roles that may be handed items and judge them (staff may too).
-ANNOTATING_ROLES: tuple[str, ...] = (Membership.Role.ANNOTATOR, Membership.Role.ADMIN)
-# Roles that may see a project's dashboard and everyone's judgements in it.
-MANAGING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN,)
-# Roles that may export a project's judgements and make dataset snapshots of them.
-EXPORTING_ROLES: tuple[str, ...] = (Membership.Role.ADMIN, Membership.Role.EXPORTER)
 
 
 _ANNOTATOR_CHECKED = "_feedback_checked_annotator_pk"
@@ -283,4 +276,36 @@ def project_dashboard(
         skips=Assignment.objects.filter(
             item__project=project, status=Assignment.Status.SKIPPED
         ).count(),
+    )
+
+
+@dataclass(frozen=True)
+class AnnotatorPosition:
+    """Where an annotator stands in a project: "item ``position`` of ``total``"."""
+
+    total: int  # items with something to judge (two responses or more)
+    done: int  # items they judged (current judgements)
+    today: int  # of those, judged since midnight
+    skipped: int
+
+    @property
+    def position(self) -> int:
+        return min(self.total, self.done + 1)
+
+
+def annotator_position(
+    *, user: User, project: Project, now: datetime | None = None
+) -> AnnotatorPosition:
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    total = (
+        Item.objects.filter(project=project).annotate(n=Count("responses")).filter(n__gte=2).count()
+    )
+    mine = Judgement.objects.filter(item__project=project, annotator_id=user.pk, is_current=True)
+    counts = mine.aggregate(done=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today)))
+    skipped = Assignment.objects.filter(
+        item__project=project, annotator_id=user.pk, status=Assignment.Status.SKIPPED
+    ).count()
+    return AnnotatorPosition(
+        total=total, done=counts["done"] or 0, today=counts["today"] or 0, skipped=skipped
     )

@@ -3,17 +3,15 @@
 Project admins, exporters and staff may read it (annotators stay blind to model names).
 """
 
-from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
-from rest_framework.views import APIView
 
-from core.errors import PermissionDenied, ValidationError
+from core.errors import ValidationError
+from feedback.access import EXPORTING_ROLES
+from feedback.api.base import ProjectView
 from feedback.leaderboard import BOOTSTRAP_ROUNDS, CONTROLS, project_leaderboard
-from feedback.models import Project
-from feedback.selectors import EXPORTING_ROLES, project_get_for_user, projects_for_user
 
 MAX_ROUNDS = 1000
 
@@ -32,18 +30,6 @@ Standing = inline_serializer(
 )
 
 
-def _project(request: Request, slug: str) -> Project:
-    user = request.user
-    assert isinstance(user, User)
-    project = project_get_for_user(user=user, slug=slug)
-    if not projects_for_user(user=user, roles=EXPORTING_ROLES).filter(pk=project.pk).exists():
-        raise PermissionDenied(
-            f"Your role in '{slug}' may not do this (needs {' or '.join(EXPORTING_ROLES)}).",
-            details={"roles": list(EXPORTING_ROLES)},
-        )
-    return project
-
-
 def _params(request: Request) -> tuple[str, int]:
     control = request.query_params.get("control", "none")
     if control not in CONTROLS:
@@ -56,7 +42,9 @@ def _params(request: Request) -> tuple[str, int]:
     return control, int(raw)
 
 
-class LeaderboardView(APIView):
+class LeaderboardView(ProjectView):
+    roles = EXPORTING_ROLES
+
     @extend_schema(
         operation_id="projects_leaderboard",
         summary="The models ranked by Bradley-Terry strength from the judgements, best first",
@@ -76,7 +64,6 @@ class LeaderboardView(APIView):
         responses={200: Standing},
     )
     def get(self, request: Request, slug: str) -> ApiResponse:
-        project = _project(request, slug)
         control, rounds = _params(request)
-        board = project_leaderboard(project=project, control=control, rounds=rounds)
+        board = project_leaderboard(project=self.project, control=control, rounds=rounds)
         return ApiResponse([standing.as_dict() for standing in board.standings])

@@ -150,9 +150,67 @@ def item_view_build(
 
 
 def ranking_text(*, judgement: Judgement, labels: dict[int, str]) -> str:
-    """A judgement as the annotator saw it: "B > A = C", "cannot rank: ...", "both bad"."""
+    """A judgement as the annotator saw it: "B > A = C", "cannot rank: ...", "both bad"
+    (pairwise: "cannot judge: ...")."""
     if judgement.not_rankable:
-        return f"cannot rank: {judgement.flag_reason}"
+        verb = "rank" if judgement.item.project.mode == Project.Mode.RANK else "judge"
+        return f"cannot {verb}: {judgement.flag_reason}"
     groups = [" = ".join(labels.get(pk, f"#{pk}") for pk in group) for group in judgement.ranking]
     text = " > ".join(groups)
     return f"{text} (both bad)" if judgement.both_bad else text
+
+
+@dataclass
+class JudgementRow:
+    """One line of "My judgements": the prompt as the task page shows it, the verdict."""
+
+    item: Item
+    prompt_html: SafeString
+    verdict: str
+    judgement: Judgement | None = None
+    skip: Assignment | None = None
+
+
+def _last_user_text(item: Item) -> str:
+    messages = [m for m in (item.messages or []) if isinstance(m, dict)]
+    users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
+    return users[-1] if users else (str(messages[-1].get("content", "")) if messages else "")
+
+
+def judgement_rows(
+    *,
+    user: AbstractBaseUser,
+    judgements: list[Judgement],
+    skips: list[Assignment] | None = None,
+) -> list[JudgementRow]:
+    """Rows for the annotator's list: each prompt rendered by the task page's renderer
+    (the last user turn), each ranking in the letters the annotator saw."""
+    skips = skips or []
+    items = [j.item for j in judgements] + [s.item for s in skips]
+    rendered = markdown_render_many([_last_user_text(item) for item in items])
+    rows: list[JudgementRow] = []
+    for index, judgement in enumerate(judgements):
+        order = judgement.shown_order or shown_order_for(
+            user=user,
+            item=judgement.item,
+            response_ids=sorted(pk for group in judgement.ranking for pk in group),
+        )
+        labels = {pk: LABELS[n % len(LABELS)] for n, pk in enumerate(order)}
+        rows.append(
+            JudgementRow(
+                item=judgement.item,
+                prompt_html=rendered[index],
+                verdict=ranking_text(judgement=judgement, labels=labels),
+                judgement=judgement,
+            )
+        )
+    for offset, skip in enumerate(skips):
+        rows.append(
+            JudgementRow(
+                item=skip.item,
+                prompt_html=rendered[len(judgements) + offset],
+                verdict="skipped" + (f": {skip.skip_reason}" if skip.skip_reason else ""),
+                skip=skip,
+            )
+        )
+    return rows

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("feedback", "0003_rendered_html"),
+        ("feedback", "0004_import_job"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
