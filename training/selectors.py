@@ -8,9 +8,10 @@ download here?", and every queryset of jobs and model versions is scoped by it."
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from core.errors import NotFound, PermissionDenied
-from feedback.models import Item, Membership, Project
-from feedback.selectors import EXPORTING_ROLES, User, projects_for_user
+from core.errors import NotFound
+from feedback.access import EXPORTING_ROLES, MANAGING_ROLES, User, project_access
+from feedback.models import Item, Project
+from feedback.selectors import projects_for_user
 from training.models import DatasetSnapshot, JobMetric, ModelVersion, RetrainRun, TrainingJob
 
 
@@ -30,23 +31,22 @@ def snapshot_get_for_user(*, user: User, project: Project, snapshot_id: int) -> 
     return snapshot
 
 
-ADMIN_ROLES = (Membership.Role.ADMIN,)
+TRAINING_DENIED = "Only the project's admins may manage its training."
 
 
 def training_projects_for_user(*, user: User) -> QuerySet[Project]:
     """Projects whose training ``user`` may manage: all for staff, else those they administer."""
-    return projects_for_user(user=user, roles=ADMIN_ROLES)
+    return projects_for_user(user=user, roles=MANAGING_ROLES)
 
 
 def training_project_get(*, user: User, slug: str) -> Project:
-    """The project ``slug`` if ``user`` administers it. A member without the admin role gets
-    PermissionDenied (they know the project exists); anyone else gets NotFound."""
-    project = training_projects_for_user(user=user).filter(slug=slug).first()
-    if project is not None:
-        return project
-    if projects_for_user(user=user).filter(slug=slug).exists():
-        raise PermissionDenied("Only the project's admins may manage its training.")
-    raise NotFound(f"No project '{slug}'.")
+    """The project ``slug`` if ``user`` administers it, through the project door: a member
+    without the admin role gets PermissionDenied (they know the project exists); anyone
+    else gets NotFound. For a slug named in a body or form; views under
+    /api/projects/<slug>/ derive from ``feedback.api.base.ProjectView`` instead."""
+    return project_access(
+        user=user, slug=slug, roles=MANAGING_ROLES, denied=TRAINING_DENIED
+    ).project
 
 
 def jobs_for_user(*, user: User) -> QuerySet[TrainingJob]:

@@ -12,12 +12,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.errors import NotFound, ValidationError
+from feedback.access import EXPORTING_ROLES
+from feedback.api.base import NewestFirst, ProjectView
 from feedback.api.serializers import page_of
-from feedback.api.views import NewestFirst, _project_with_role, _user
-from feedback.selectors import EXPORTING_ROLES
 from training.models import DatasetSnapshot
 from training.selectors import snapshot_get_for_user, snapshots_for_user
 from training.services import snapshot_create, snapshot_file
@@ -73,15 +72,16 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
     test_fraction = serializers.FloatField(required=False)
 
 
-class SnapshotListView(APIView):
+class SnapshotListView(ProjectView):
+    roles = EXPORTING_ROLES
+
     @extend_schema(
         operation_id="projects_snapshots_list",
         summary="Snapshots of a project, newest first",
         responses=SnapshotPage,
     )
     def get(self, request: Request, slug: str) -> Response:
-        user = _user(request)
-        project = _project_with_role(request, slug, EXPORTING_ROLES)
+        user, project = self.user, self.project
         paginator = NewestFirst()
         page = paginator.paginate_queryset(
             snapshots_for_user(user=user, project=project), request, view=self
@@ -100,8 +100,7 @@ class SnapshotListView(APIView):
         responses={201: SnapshotSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        user = _user(request)
-        project = _project_with_role(request, slug, EXPORTING_ROLES)
+        user, project = self.user, self.project
         if not isinstance(request.data, dict):
             raise ValidationError(
                 "The body must be a JSON object of export parameters.",
@@ -112,16 +111,19 @@ class SnapshotListView(APIView):
         return Response(SnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
 
 
-class SnapshotDetailView(APIView):
+class SnapshotDetailView(ProjectView):
+    roles = EXPORTING_ROLES
+
     @extend_schema(summary="One snapshot", responses=SnapshotSerializer)
     def get(self, request: Request, slug: str, snapshot_id: int) -> Response:
-        user = _user(request)
-        project = _project_with_role(request, slug, EXPORTING_ROLES)
+        user, project = self.user, self.project
         snapshot = snapshot_get_for_user(user=user, project=project, snapshot_id=snapshot_id)
         return Response(SnapshotSerializer(snapshot).data)
 
 
-class SnapshotDownloadView(APIView):
+class SnapshotDownloadView(ProjectView):
+    roles = EXPORTING_ROLES
+
     @extend_schema(
         summary="Download a snapshot's file",
         description="`X-Content-SHA256` and the ETag carry the recorded hash of the JSONL file.",
@@ -136,8 +138,7 @@ class SnapshotDownloadView(APIView):
         },
     )
     def get(self, request: Request, slug: str, snapshot_id: int) -> FileResponse:
-        user = _user(request)
-        project = _project_with_role(request, slug, EXPORTING_ROLES)
+        user, project = self.user, self.project
         snapshot = snapshot_get_for_user(user=user, project=project, snapshot_id=snapshot_id)
         kind = request.query_params.get("kind") or "jsonl"
         if kind not in ("jsonl", "parquet"):
