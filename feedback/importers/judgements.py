@@ -81,7 +81,7 @@ def _ratings(value: Any, *, responses: int, where: str) -> dict[int, int]:
             raise RowError(f"{key!r} is not a response index", field=where) from None
         if not 0 <= index < responses:
             raise RowError(f"response {index} does not exist (indexes from 0)", field=where)
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating:
+        if isinstance(rating, bool) or not isinstance(rating, int) or rating < 1:
             raise RowError(f"rating of response {index} must be a whole number from 1", field=where)
         if rating > RATING_MAX:
             raise RowError(f"rating of response {index} is above {RATING_MAX}", field=where)

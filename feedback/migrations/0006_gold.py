@@ -5,58 +5,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('feedback', '0005_rounds_and_selection'),
+        ("feedback", "0005_rounds_and_selection"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='item',
-            name='gold_both_bad',
+            model_name="item",
+            name="gold_both_bad",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='item',
-            name='gold_ranking',
-            field=models.JSONField(blank=True, help_text='The expected ranking (groups of response ids).', null=True),
+            model_name="item",
+            name="gold_ranking",
+            field=models.JSONField(
+                blank=True, help_text="The expected ranking (groups of response ids).", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='is_gold',
+            model_name="item",
+            name="is_gold",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='project',
-            name='gold_items',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Gold items in the project: kept by feedback.quality.gold, so the next-item path knows without a query whether there is gold to mix in.'),
+            model_name="project",
+            name="gold_items",
+            field=models.PositiveIntegerField(
+                default=0,
+                editable=False,
+                help_text="Gold items in the project: kept by feedback.quality.gold, so the next-item path knows without a query whether there is gold to mix in.",
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='gold_rate',
-            field=models.FloatField(default=0.05, help_text="Share of an annotator's items that are gold, 0 to 1."),
+            model_name="project",
+            name="gold_rate",
+            field=models.FloatField(
+                default=0.05, help_text="Share of an annotator's items that are gold, 0 to 1."
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='gold_stop',
-            field=models.BooleanField(default=False, help_text='Stop serving new items to annotators below the gold threshold.'),
+            model_name="project",
+            name="gold_stop",
+            field=models.BooleanField(
+                default=False,
+                help_text="Stop serving new items to annotators below the gold threshold.",
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='gold_threshold',
-            field=models.FloatField(blank=True, help_text='Flag annotators whose gold accuracy falls below this (0 to 1; empty: never).', null=True),
+            model_name="project",
+            name="gold_threshold",
+            field=models.FloatField(
+                blank=True,
+                help_text="Flag annotators whose gold accuracy falls below this (0 to 1; empty: never).",
+                null=True,
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('is_gold', True)), fields=['project'], name='item_gold'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("is_gold", True)), fields=["project"], name="item_gold"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('gold_rate__gte', 0), ('gold_rate__lte', 1)), name='project_gold_rate_range'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("gold_rate__gte", 0), ("gold_rate__lte", 1)),
+                name="project_gold_rate_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('gold_threshold__isnull', True), models.Q(('gold_threshold__gte', 0), ('gold_threshold__lte', 1)), _connector='OR'), name='project_gold_threshold_range'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("gold_threshold__isnull", True),
+                    models.Q(("gold_threshold__gte", 0), ("gold_threshold__lte", 1)),
+                    _connector="OR",
+                ),
+                name="project_gold_threshold_range",
+            ),
         ),
     ]

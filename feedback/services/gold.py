@@ -95,7 +95,9 @@ class GoldStanding:
     flagged: bool  # below the project's threshold, with at least GOLD_MIN_JUDGED judged
 
 
-def gold_standings(*, project: Project, user_ids: list[int] | None = None) -> dict[int, GoldStanding]:
+def gold_standings(
+    *, project: Project, user_ids: list[int] | None = None
+) -> dict[int, GoldStanding]:
     """Each annotator's gold accuracy in ``project`` (current judgements of gold items)."""
     judgements = Judgement.objects.filter(
         item__project=project, item__is_gold=True, is_current=True, not_rankable=False

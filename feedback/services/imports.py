@@ -303,11 +303,12 @@ def _write(
         )
     new = [(row, item) for row, item in parsed.items if item.external_id not in existing]
     if gold:
-        for _, item in new:
-            if item.gold is None and item.ranking is not None:
+        for _, candidate in new:
+            if candidate.gold is None and candidate.ranking is not None:
                 # The row's preference is the expected answer, not a judgement of it.
-                item.gold, item.ranking = ParsedGold(ranking=item.ranking), None
-    named = sorted({j.annotator for _, item in new for j in item.judgements})
+                candidate.gold = ParsedGold(ranking=candidate.ranking)
+                candidate.ranking = None
+    named = sorted({j.annotator for _, row_item in new for j in row_item.judgements})
     source_name = annotator.username.removeprefix(IMPORT_USER_PREFIX)
     annotators = {
         name: import_user_get_or_create(source_name=f"{source_name}/{name}") for name in named
