@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.api import TokenView, error_body
+from feedback.api import imports as feedback_imports
 from feedback.api import views as feedback
 from training import api as training
 
@@ -26,6 +27,12 @@ urlpatterns = [
     path("projects/<slug:slug>/members/<str:username>/", feedback.MemberDetailView.as_view()),
     path("projects/<slug:slug>/items/", feedback.ItemListView.as_view(), name="api-items"),
     path("projects/<slug:slug>/items/import/", feedback.ItemImportView.as_view()),
+    path("projects/<slug:slug>/imports/", feedback_imports.ImportJobListView.as_view()),
+    path(
+        "projects/<slug:slug>/imports/<int:job_id>/",
+        feedback_imports.ImportJobDetailView.as_view(),
+        name="api-import",
+    ),
     path("projects/<slug:slug>/items/<int:item_id>/", feedback.ItemDetailView.as_view()),
     path(
         "projects/<slug:slug>/items/<int:item_id>/responses/",

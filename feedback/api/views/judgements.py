@@ -12,7 +12,14 @@ from rest_framework.views import APIView
 
 from core.errors import NotFound, PermissionDenied, ValidationError
 from feedback.api import serializers as s
-from feedback.api.base import ById, ProjectView, bool_param, int_param, request_user
+from feedback.api.base import (
+    ById,
+    ProjectView,
+    bool_param,
+    int_param,
+    request_user,
+    text_param,
+)
 from feedback.models import Item, Judgement
 from feedback.selectors import judgements_for_user, projects_for_user
 from feedback.services.judgements import judgement_submit
@@ -59,7 +66,7 @@ class ProjectJudgementListView(ProjectView):
         item = int_param(request, "item")
         if item is not None:
             judgements = judgements.filter(item_id=item)
-        annotator = request.query_params.get("annotator")
+        annotator = text_param(request, "annotator", max_length=150)
         if annotator:
             judgements = judgements.filter(annotator__username=annotator)
         if bool_param(request, "current") is not False:
