@@ -32,7 +32,7 @@ def test_admin_launches_a_job_after_fixing_an_error_watches_it_finish_and_promot
     page: Any,
     start_worker: Any,  # noqa: F811
 ) -> None:
-    project, admin, _ = preference_data(items=8)
+    _project, admin, _ = preference_data(items=8)
     other, _, _ = preference_data(slug="other", items=2)
     snapshot_create(project=other, params={"format": "trl"})  # not offered for `loop`
     worker = start_worker()
@@ -72,7 +72,8 @@ def test_admin_launches_a_job_after_fixing_an_error_watches_it_finish_and_promot
         )
     except Exception:
         job.refresh_from_db()
-        raise AssertionError(f"job {job.status}: {job.log_tail}\n{worker.output()[-3000:]}")
+        seen = f"job {job.status}: {job.log_tail}\n{worker.output()[-3000:]}"
+        raise AssertionError(seen) from None
     assert page.locator("#status").text_content() == "succeeded"
     assert page.locator("#ended").text_content() != "—"
     assert re.search(r"\d+ s", page.locator("#duration").text_content() or "")
