@@ -73,7 +73,8 @@
 
   function chartFor(key, train, evals) {
     var data = align(train, evals);
-    var width = Math.min(520, Math.max(320, (document.getElementById("charts").clientWidth - 32) / 2));
+    // Two charts a row: the box's width less the gap and each chart's border and padding.
+    var width = Math.floor(Math.max(300, (document.getElementById("charts").clientWidth - 16) / 2 - 14));
     if (charts[key] && charts[key].series.length === data.length) {
       charts[key].setData(data);
       return;
