@@ -94,6 +94,16 @@ def test_admin_launches_a_job_after_fixing_an_error_watches_it_finish_and_promot
     assert "project=loop" in page.url
     version.refresh_from_db()
     assert version.status == "promoted"
+
+    # The next job's form offers the new reward model only where one fits.
+    page.goto(f"{base}/training/jobs/new/")
+    option = page.locator(f"#job-parent option[value='{version.pk}']")
+    page.select_option("#kind", "dpo")
+    assert option.is_disabled()  # no reward model as a DPO parent
+    page.select_option("#kind", "reward")
+    assert option.is_enabled()
+    assert page.locator("#job-snapshot").input_value() == str(job.snapshot_id)  # the latest
+    assert not page.locator("#fresh-snapshot").is_checked()
     assert page.watch.errors == [] and page.watch.dialogs == []
 
 
