@@ -16,6 +16,7 @@ from feedback.access import MANAGING_ROLES
 from feedback.api import serializers as s
 from feedback.api.base import ById, ProjectView, bool_param, text_param
 from feedback.models import Item, Project, Response
+from feedback.selectors import round_response_ids
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.imports import items_import
 
@@ -165,5 +166,11 @@ class NextView(ProjectView):
         if lease is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
         item = items_with_responses(self.project).get(pk=lease.item_id)
-        data = {"id": lease.pk, "expires_at": lease.expires_at, "item": item}
+        data = {
+            "id": lease.pk,
+            "expires_at": lease.expires_at,
+            "round": lease.round,
+            "response_ids": round_response_ids(item=item, number=lease.round),
+            "item": item,
+        }
         return ApiResponse(s.AssignmentSerializer(data).data)
