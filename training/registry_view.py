@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.models import JobKind, ModelVersion, TrainingJob
+from training.models import ModelVersion, TrainingJob
 
 # Metrics that say how good a model is; bookkeeping (learning rate, epoch, token counts,
 # optimiser eps, runtime) is left out of the registry.
@@ -181,7 +181,7 @@ def registry_rows(versions: list[ModelVersion]) -> list[Row]:
     latest_eval: dict[int, TrainingJob] = {}
     evaluations = (
         TrainingJob.objects.filter(
-            kind=JobKind.EVALUATE, status=TrainingJob.Status.SUCCEEDED, parent_id__in=policies
+            kind="evaluate", status=TrainingJob.Status.SUCCEEDED, parent_id__in=policies
         )
         .select_related("baseline__project")
         .order_by("parent_id", "-finished_at")
