@@ -106,13 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _train(args, writer, events=events)
     except EngineError as exc:
-        if writer is not None and events:
-            writer.emit(
+        if events:  # any rank: a bad input fails every rank alike, the first one to say it wins
+            line = distributed.event_line(
                 "error",
                 type=type(exc).__name__,
                 message=exc.message,
                 field=getattr(exc, "field", None),
             )
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
         sys.stderr.write(f"{prefix}error: {exc}\n")
         return 2
     except BaseException:

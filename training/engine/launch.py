@@ -275,7 +275,7 @@ def train_launched(
                     hooks.on_log(str(event["message"]))
                 elif event["event"] == "result":
                     result = event
-                elif event["event"] == "error":
+                elif event["event"] == "error" and error is None:
                     error = event
             elif name == "stderr":
                 stderr.append(line)
