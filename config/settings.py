@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A NUL or lone surrogate in the path or query string is a 400 (core/inputs.py).
+    "core.middleware.InputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -178,6 +180,10 @@ BASE_MODEL = env.str("FEEDBACK_BASE_MODEL", default=str(VAR_DIR / "tiny-model"))
 
 # Largest file an import accepts, in bytes (after decompression for .gz files).
 FEEDBACK_IMPORT_MAX_BYTES = env.int("FEEDBACK_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# Where uploaded files wait for a background import (shared by web and workers).
+IMPORT_DIR = Path(env.str("FEEDBACK_IMPORT_DIR", default=str(VAR_DIR / "imports")))
+# Seconds a background import may run (soft limit; the hard limit is a minute later).
+IMPORT_TIME_LIMIT = env.int("FEEDBACK_IMPORT_TIME_LIMIT", default=60 * 60)
 
 # --- security headers --------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -214,7 +220,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies only; the file import declares multipart itself.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Through core.inputs: depth limit, 64-bit integers, no NUL or lone surrogate.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
@@ -313,6 +320,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.retrain_check": {"queue": "default"},
     "feedback.tasks.assignments_expire": {"queue": "default"},
     "feedback.tasks.project_render": {"queue": "default"},
+    "feedback.tasks.import_run": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
