@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
 from feedback.export.params import AGGREGATES, FORMATS, PAIR_MODES, SOURCES, TIE_MODES
 from training.job_form import FormErrors, job_form_options, job_form_submit
-from training.models import JobKind, ModelVersion, TrainingJob
+from training.models import NEEDS_REWARD_MODEL, TRAIN_KINDS, JobKind, ModelVersion, TrainingJob
 from training.selectors import (
     job_get_for_user,
     jobs_for_user,
@@ -90,6 +90,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
         {
             "projects": projects.order_by("name"),
             "kinds": kinds,
+            "train_kinds": " ".join(TRAIN_KINDS),
+            "reward_model_kinds": " ".join(NEEDS_REWARD_MODEL),
             **options,
             "formats": FORMATS,
             "pair_modes": PAIR_MODES,

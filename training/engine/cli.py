@@ -1,6 +1,6 @@
 """The engine's command line, so an ML engineer can rerun any job from a terminal.
 
-    python -m training.engine reward|dpo|ppo|grpo|rloo|kto --data FILE --base MODEL --out DIR
+    python -m training.engine METHOD --data FILE --base MODEL --out DIR
         [--config YAML] [--reward-model DIR] [--events] [--stop-file PATH]
     python -m training.engine build-tiny-model DIR
     python -m training.engine generate --model DIR --prompts FILE [--config YAML] [--out FILE]
@@ -51,14 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     for method in METHODS:
-        sub = commands.add_parser(method, help=f"train {method}")
+        sub = commands.add_parser(method, help=f"train {METHODS[method].label}")
         sub.add_argument("--data", required=True, help="JSONL file as exported by the API")
         sub.add_argument("--base", required=True, help="base model: hub id or local directory")
         sub.add_argument(
             "--out", required=True, help="output directory (resumes if it has checkpoints)"
         )
         sub.add_argument("--config", help="YAML file of config fields (see the README)")
-        sub.add_argument("--reward-model", help="reward model directory (ppo, grpo, rloo)")
+        sub.add_argument(
+            "--reward-model",
+            help="reward model directory (needed by "
+            + ", ".join(m.name for m in METHODS.values() if m.needs_reward_model)
+            + ")",
+        )
         sub.add_argument(
             "--events",
             action="store_true",

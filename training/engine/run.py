@@ -6,22 +6,11 @@ import importlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from training.engine.config import TrainConfig, config_coerce
+from training.engine.config import TrainConfig, config_coerce, method_get
 from training.engine.data import data_read, data_split
 from training.engine.distributed import barrier, rank_hooks
 from training.engine.errors import ConfigError, EngineError
 from training.engine.results import Hooks, Progress, TrainResult
-
-NEEDS_REWARD_MODEL = ("ppo", "grpo", "rloo")
-# method -> (module under training.engine.methods, entry function)
-ENTRIES = {
-    "reward": ("reward", "reward_train"),
-    "dpo": ("dpo", "dpo_train"),
-    "kto": ("kto", "kto_train"),
-    "ppo": ("ppo", "ppo_train"),
-    "grpo": ("online", "grpo_train"),
-    "rloo": ("online", "rloo_train"),
-}
 
 
 def train(
@@ -42,10 +31,11 @@ def train(
     """
     from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
 
+    spec = method_get(method)
     cfg = config_coerce(method, config)
     data_file = data_read(data, method)
     model_check(str(base), what="base model")
-    if method in NEEDS_REWARD_MODEL:
+    if spec.needs_reward_model:
         if not reward_model:
             raise ConfigError(f"{method} needs a trained reward model", field="reward_model")
         model_check(str(reward_model), what="reward model")
@@ -74,7 +64,7 @@ def train(
         f"training {method} from {base} on {data_file.path.name} "
         f"({len(train_rows)} train / {len(eval_rows)} held-out rows) into {out}"
     )
-    module_name, entry = ENTRIES[method]
+    module_name, entry = spec.entry.rsplit(".", 1)
     module = importlib.import_module(f"training.engine.methods.{module_name}")
     outcome = getattr(module, entry)(run)
     card = card_build(
