@@ -7,7 +7,9 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.api import TokenView, error_body
+from feedback.api import imports as feedback_imports
 from feedback.api import views as feedback
+from feedback.api.leaderboard import LeaderboardView
 from training import api as training
 
 
@@ -26,6 +28,12 @@ urlpatterns = [
     path("projects/<slug:slug>/members/<str:username>/", feedback.MemberDetailView.as_view()),
     path("projects/<slug:slug>/items/", feedback.ItemListView.as_view(), name="api-items"),
     path("projects/<slug:slug>/items/import/", feedback.ItemImportView.as_view()),
+    path("projects/<slug:slug>/imports/", feedback_imports.ImportJobListView.as_view()),
+    path(
+        "projects/<slug:slug>/imports/<int:job_id>/",
+        feedback_imports.ImportJobDetailView.as_view(),
+        name="api-import",
+    ),
     path("projects/<slug:slug>/items/<int:item_id>/", feedback.ItemDetailView.as_view()),
     path(
         "projects/<slug:slug>/items/<int:item_id>/responses/",
@@ -35,6 +43,7 @@ urlpatterns = [
     path("projects/<slug:slug>/next/", feedback.NextView.as_view(), name="api-next"),
     path("projects/<slug:slug>/judgements/", feedback.ProjectJudgementListView.as_view()),
     path("projects/<slug:slug>/export/", feedback.ExportView.as_view(), name="api-export"),
+    path("projects/<slug:slug>/leaderboard/", LeaderboardView.as_view(), name="api-leaderboard"),
     path("projects/<slug:slug>/snapshots/", training.SnapshotListView.as_view()),
     path(
         "projects/<slug:slug>/snapshots/<int:snapshot_id>/",

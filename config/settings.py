@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 
+from training.engine.config import METHODS  # plain Python, no Django: the one list of methods
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -55,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A NUL or lone surrogate in the path or query string is a 400 (core/inputs.py).
+    "core.middleware.InputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "feedback.navigation.navigation",
             ],
         },
     },
@@ -177,6 +182,10 @@ BASE_MODEL = env.str("FEEDBACK_BASE_MODEL", default=str(VAR_DIR / "tiny-model"))
 
 # Largest file an import accepts, in bytes (after decompression for .gz files).
 FEEDBACK_IMPORT_MAX_BYTES = env.int("FEEDBACK_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# Where uploaded files wait for a background import (shared by web and workers).
+IMPORT_DIR = Path(env.str("FEEDBACK_IMPORT_DIR", default=str(VAR_DIR / "imports")))
+# Seconds a background import may run (soft limit; the hard limit is a minute later).
+IMPORT_TIME_LIMIT = env.int("FEEDBACK_IMPORT_TIME_LIMIT", default=60 * 60)
 
 # --- security headers --------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -213,7 +222,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies only; the file import declares multipart itself.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Through core.inputs: depth limit, 64-bit integers, no NUL or lone surrogate.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
@@ -255,13 +265,12 @@ SPECTACULAR_SETTINGS = {
 # Time limits per job kind, in seconds (soft: the task is told and marks the job failed;
 # hard: the child process is killed). A late-acked message must not come back while its
 # job still runs, so the visibility timeout is longer than the longest hard limit.
+# TRAINING_LIMIT_<METHOD> for each training method (defaults from training.engine.config.METHODS).
 TRAINING_TIME_LIMITS: dict[str, int] = {
-    "reward": env.int("TRAINING_LIMIT_REWARD", default=4 * 60 * 60),
-    "dpo": env.int("TRAINING_LIMIT_DPO", default=8 * 60 * 60),
-    "kto": env.int("TRAINING_LIMIT_KTO", default=8 * 60 * 60),
-    "ppo": env.int("TRAINING_LIMIT_PPO", default=12 * 60 * 60),
-    "grpo": env.int("TRAINING_LIMIT_GRPO", default=12 * 60 * 60),
-    "rloo": env.int("TRAINING_LIMIT_RLOO", default=12 * 60 * 60),
+    **{
+        m.name: env.int(f"TRAINING_LIMIT_{m.name.upper()}", default=m.time_limit_hours * 60 * 60)
+        for m in METHODS.values()
+    },
     "generate": env.int("TRAINING_LIMIT_GENERATE", default=2 * 60 * 60),
     "evaluate": env.int("TRAINING_LIMIT_EVALUATE", default=2 * 60 * 60),
 }
@@ -312,6 +321,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.retrain_check": {"queue": "default"},
     "feedback.tasks.assignments_expire": {"queue": "default"},
     "feedback.tasks.project_render": {"queue": "default"},
+    "feedback.tasks.import_run": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,8 +1,13 @@
 """Celery tasks of the feedback app: thin doors onto the services (``default`` queue)."""
 
+from typing import Any
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from feedback.services.assignments import assignments_expire as assignments_expire_service
+from feedback.services.import_jobs import import_job_fail, import_job_run
 from feedback.services.rendering import project_render as project_render_service
 
 
@@ -16,3 +21,23 @@ def assignments_expire() -> int:
 def project_render(project_id: int) -> tuple[int, int]:
     """Render the project's prompts and responses that have no stored rendering yet."""
     return project_render_service(project_id=project_id)
+
+
+@shared_task(
+    name="feedback.tasks.import_run",
+    bind=True,
+    max_retries=2,
+    default_retry_delay=5,
+    soft_time_limit=settings.IMPORT_TIME_LIMIT,
+    time_limit=settings.IMPORT_TIME_LIMIT + 60,
+)
+def import_run(self: Any, job_id: int) -> str:
+    """Import a stored upload (a background import job); idempotent."""
+    try:
+        return import_job_run(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        limit = settings.IMPORT_TIME_LIMIT
+        import_job_fail(job_id=job_id, message=f"The import ran longer than {limit} s.")
+        return "failed"
+    except Exception as exc:
+        raise self.retry(exc=exc) from exc

@@ -7,7 +7,7 @@ the workspace script calls; they call the same services as the REST API.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from feedback.views import dashboard, workspace
+from feedback.views import dashboard, data, projects, workspace
 
 urlpatterns = [
     path(
@@ -30,4 +30,12 @@ urlpatterns = [
         name="judgement-submit",
     ),
     path("p/<slug:slug>/items/<int:item_id>/skip/", workspace.skip_post, name="item-skip"),
+    path("p/<slug:slug>/items/<int:item_id>/reopen/", workspace.item_reopen, name="item-reopen"),
+    path("projects/", projects.projects_manage, name="projects-manage"),
+    path("projects/new/", projects.project_new, name="project-new"),
+    path("markdown/preview/", projects.markdown_preview, name="markdown-preview"),
+    path("p/<slug:slug>/settings/", projects.project_settings, name="project-settings"),
+    path("p/<slug:slug>/members/", projects.project_members, name="project-members"),
+    path("p/<slug:slug>/import/", data.project_import, name="project-import"),
+    path("p/<slug:slug>/export/", data.project_export, name="project-export"),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import views
+from training import retrain_views, views
 
 urlpatterns = [
     path("training/jobs/", views.job_list, name="training-jobs"),
@@ -14,5 +14,10 @@ urlpatterns = [
         "training/models/<int:version_id>/<str:action>/",
         views.model_action,
         name="training-model-action",
+    ),
+    path(
+        "p/<slug:slug>/retraining/",
+        retrain_views.retrain_policy_page,
+        name="training-retrain-policy",
     ),
 ]

@@ -12,11 +12,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
-from feedback.export import FORMATS
-from training.models import DatasetSnapshot, JobKind, ModelVersion, TrainingJob
+from feedback.export.params import AGGREGATES, FORMATS, PAIR_MODES, SOURCES, TIE_MODES
+from training.job_form import FormErrors, job_form_options, job_form_submit
+from training.models import NEEDS_REWARD_MODEL, TRAIN_KINDS, JobKind, ModelVersion, TrainingJob
+from training.registry_view import NODE_H, registry_rows
 from training.selectors import (
     job_get_for_user,
     jobs_for_user,
@@ -26,7 +30,7 @@ from training.selectors import (
     training_project_get,
     training_projects_for_user,
 )
-from training.services import job_cancel, job_create, job_retry, model_promote, model_rollback
+from training.services import job_cancel, job_retry, model_promote, model_rollback
 from training.services.jobs import job_config_schema
 
 
@@ -51,106 +55,59 @@ def job_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form_config(post: Any, kind: str) -> dict[str, object]:
-    """The hyperparameters the form sent for ``kind`` (blank fields keep the defaults)."""
-    values: dict[str, object] = {}
-    for field in job_config_schema(kind=kind):
-        name = field["name"]
-        key = f"config-{kind}-{name}"
-        if field["type"] == "bool":
-            values[name] = key in post
-            continue
-        raw = post.get(key, "").strip()
-        if raw == "":
-            continue
-        values[name] = None if raw.lower() in ("none", "null") else raw
-    return values
-
-
 @login_required
 def job_new(request: HttpRequest) -> HttpResponse:
+    """The "New job" form (training/job_form.py): every error at once, nothing retyped."""
     projects = training_projects_for_user(user=request.user)
     if not projects.exists():
         raise Http404("No project whose training you manage.")
-    errors: dict[str, Any] = {}
+    errors = FormErrors()
+    typed: dict[str, Any] = {}
     if request.method == "POST":
-        post = request.POST
-        kind = post.get("kind", "")
-        try:
-            project = training_project_get(user=request.user, slug=post.get("project", ""))
-            snapshot = None
-            snapshot_params: dict[str, object] | None = None
-            if kind in JobKind.values and kind not in ("generate", "evaluate"):
-                if post.get("fresh_snapshot"):
-                    snapshot_params = {
-                        k[len("export-") :]: v
-                        for k, v in post.items()
-                        if k.startswith("export-") and isinstance(v, str) and v.strip()
-                    }
-                elif post.get("snapshot"):
-                    snapshot = DatasetSnapshot.objects.filter(
-                        project=project, pk=_int(post.get("snapshot"), "snapshot")
-                    ).first()
-                    if snapshot is None:
-                        raise ValidationError(
-                            "snapshot: not in this project",
-                            details={"snapshot": ["not in this project"]},
-                        )
-            versions = ModelVersion.objects.filter(project=project)
-
-            def version(name: str) -> ModelVersion | None:
-                value = post.get(name)
-                return versions.filter(pk=_int(value, name)).first() if value else None
-
-            base_model = post.get("base_model", "").strip() if request.user.is_staff else ""
-            job = job_create(
-                project=project,
-                kind=kind,
-                launched_by=f"admin:{request.user.get_username()}",
-                user=request.user,  # type: ignore[arg-type]
-                snapshot=snapshot,
-                snapshot_params=snapshot_params,
-                base_model=base_model,
-                config=_form_config(post, kind) if kind in JobKind.values else None,
-                parent=version("parent"),
-                reward_model=version("reward_model"),
-                baseline=version("baseline"),
-            )
-        except ApplicationError as exc:
-            errors = exc.details if isinstance(exc.details, dict) else {"form": [exc.message]}
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Queued {job.kind} job {job.pk}.")
-            return redirect("training-job", job_id=job.pk)
+        result = job_form_submit(user=request.user, post=request.POST)  # type: ignore[arg-type]
+        if result.job is not None:
+            messages.success(request, f"Queued {result.job.kind} job {result.job.pk}.")
+            return redirect("training-job", job_id=result.job.pk)
+        errors = result.errors
+        typed = request.POST.dict()
+    else:
+        first = projects.order_by("name").first()
+        typed = {"project": request.GET.get("project") or (first.slug if first else "")}
+        typed["kind"] = request.GET.get("kind", "reward")
     kinds = [
         {"value": value, "label": label, "schema": job_config_schema(kind=value)}
         for value, label in JobKind.choices
     ]
+    options = job_form_options(projects=projects)
+    if request.method != "POST":
+        # Defaults that run: the project's latest snapshot, or a fresh one when it has none.
+        chosen = projects.filter(slug=typed["project"]).first()
+        latest = options["latest_snapshot"].get(chosen.pk) if chosen else None
+        if latest:
+            typed["snapshot"] = str(latest)
+        else:
+            typed["fresh_snapshot"] = "1"
     return render(
         request,
         "training/job_new.html",
         {
-            "projects": projects,
+            "projects": projects.order_by("name"),
             "kinds": kinds,
-            "snapshots": DatasetSnapshot.objects.filter(
-                project__in=projects, status="ready"
-            ).select_related("project")[:200],
-            "versions": ModelVersion.objects.filter(project__in=projects).select_related("project")[
-                :200
-            ],
+            "train_kinds": " ".join(TRAIN_KINDS),
+            "reward_model_kinds": " ".join(NEEDS_REWARD_MODEL),
+            **options,
             "formats": FORMATS,
-            "errors": errors,
-            "post": request.POST if request.method == "POST" else {},
+            "pair_modes": PAIR_MODES,
+            "tie_modes": TIE_MODES,
+            "aggregates": AGGREGATES,
+            "sources": SOURCES,
+            "errors": errors.by_field,
+            "error_list": errors.listed(),
+            "typed": typed,
+            "posted": request.method == "POST",
             "base_model": settings.BASE_MODEL,
         },
     )
-
-
-def _int(value: Any, field: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{field}: not a number", details={field: ["not a number"]}) from None
 
 
 @login_required
@@ -175,8 +132,20 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "config_json": json.dumps(job.config, indent=2),
             "result_json": json.dumps(job.result, indent=2),
             "finished": job.status in TrainingJob.FINISHED,
+            "duration": _duration(job),
         },
     )
+
+
+def _duration(job: TrainingJob) -> str:
+    if job.started_at is None:
+        return ""
+    end = job.finished_at or timezone.now()
+    seconds = max(0, round((end - job.started_at).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours} h " if hours else "") + (f"{minutes} min " if hours or minutes else "")
+    return f"{text}{secs} s" + ("" if job.finished_at else " so far")
 
 
 @login_required
@@ -206,15 +175,21 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
 
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
-    projects = training_projects_for_user(user=request.user)
+    projects = training_projects_for_user(user=request.user).order_by("name")
     if not projects.exists():
         raise Http404("No project whose training you manage.")
-    versions = list(
-        models_for_user(user=request.user)
-        .select_related("project", "parent__project", "snapshot", "job")
-        .order_by("project__name", "kind", "-number")[:300]
+    slug = request.GET.get("project", "")
+    versions = models_for_user(user=request.user).select_related(
+        "project", "parent__project", "snapshot", "job"
     )
-    return render(request, "training/model_list.html", {"versions": versions, "projects": projects})
+    if slug:
+        versions = versions.filter(project__slug=slug)
+    rows = registry_rows(list(versions.order_by("project__name", "kind", "-number")[:300]))
+    return render(
+        request,
+        "training/model_list.html",
+        {"rows": rows, "projects": projects, "project": slug, "node_h": NODE_H},
+    )
 
 
 @login_required
@@ -234,4 +209,7 @@ def model_action(request: HttpRequest, version_id: int, action: str) -> HttpResp
     except ApplicationError as exc:
         _or_404(exc)
         messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    if back.startswith("?project="):
+        return redirect(f"{reverse('training-models')}{back}")
     return redirect("training-models")

@@ -1,12 +1,14 @@
 """What every view of the feedback and training APIs shares: the project door as a base
 class (``ProjectView``), the signed-in user, query-parameter parsing and the paginators."""
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
 from core.endpoints import ProjectEndpoint, Roles
-from core.errors import ValidationError
+from core.inputs import param_bool, param_choice, param_int, param_text
+from core.pagination import IdCursorPagination
 from feedback.access import project_access
 from feedback.models import Project
 
@@ -35,40 +37,32 @@ class ProjectView(ProjectEndpoint[Project]):
 
 
 def int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(
-            f"{name}: must be a whole number", details={name: ["must be a whole number"]}
-        ) from None
-    if not 0 < value < 2**63:
-        raise ValidationError(f"{name}: out of range", details={name: ["out of range"]})
-    return value
+    """A positive 64-bit whole number (``core.inputs.param_int``), or None when absent."""
+    return param_int(request.query_params, name)
 
 
 def bool_param(request: Request, name: str) -> bool | None:
-    raw = (request.query_params.get(name) or "").lower()
-    if raw == "":
-        return None
-    if raw in ("true", "1", "yes"):
-        return True
-    if raw in ("false", "0", "no"):
-        return False
-    raise ValidationError(
-        f"{name}: must be true or false", details={name: ["must be true or false"]}
-    )
+    return param_bool(request.query_params, name)
 
 
-class ById(CursorPagination):
+def text_param(request: Request, name: str, *, max_length: int = 255) -> str | None:
+    """A text filter, checked (no NUL or lone surrogate) and bounded in length."""
+    return param_text(request.query_params, name, max_length=max_length)
+
+
+def choice_param(request: Request, name: str, choices: Iterable[str]) -> str | None:
+    """A filter that must be one of ``choices``: never passed raw to the database."""
+    return param_choice(request.query_params, name, choices)
+
+
+# The one cursor decoder (core.pagination): a forged cursor is a 400 naming ``cursor``.
+class ById(IdCursorPagination):
     ordering = "id"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(IdCursorPagination):
     ordering = "-id"
     page_size = 50

@@ -29,6 +29,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "lease_minutes",
             "order",
             "responses_per_item",
+            "round_compare",
             "created_at",
             "role",
         ]
@@ -52,6 +53,7 @@ class ProjectCreateInput(serializers.Serializer[Any]):
     lease_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
     order = serializers.ChoiceField(choices=Project.Order.choices, required=False)
     responses_per_item = serializers.IntegerField(min_value=2, max_value=20, required=False)
+    round_compare = serializers.ChoiceField(choices=Project.RoundCompare.choices, required=False)
 
 
 class ProjectUpdateInput(ProjectCreateInput):
@@ -164,6 +166,7 @@ class JudgementSerializer(serializers.ModelSerializer[Judgement]):
             "item",
             "annotator",
             "source",
+            "round",
             "ranking",
             "both_bad",
             "ratings",
@@ -204,6 +207,13 @@ class JudgementFieldsInput(serializers.Serializer[Any]):
     time_spent_ms = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=2_000_000_000
     )
+    round = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The item's round judged (default: your lease's, else the newest you "
+        "judged, else the current one).",
+    )
 
 
 class JudgementSubmitInput(JudgementFieldsInput):
@@ -217,6 +227,11 @@ class SkipInput(serializers.Serializer[Any]):
 class AssignmentSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+    round = serializers.IntegerField(help_text="The item's round this lease shows.")
+    response_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The responses of that round: the ones to judge (others are not shown).",
+    )
     item = ItemSerializer()
 
 

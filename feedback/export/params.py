@@ -7,12 +7,13 @@ answers 400 with ``{"error": {"details": {"<field>": ["<reason>"]}}}``.
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import ValidationError
+from core.inputs import moment_check
 
 FORMATS = ("trl", "trl-conversational", "trl-implicit", "kto", "hh-rlhf", "rankings")
 PAIR_MODES = ("all", "best-vs-rest", "best-vs-worst")
@@ -180,9 +181,8 @@ def _datetime(data: Mapping[str, object], field: str) -> datetime | None:
     if moment is None:
         assert isinstance(day, date)
         moment = datetime.combine(day, time.min)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+    # Postgres stores UTC years 1-9999: "0001-01-01T00:00:00-23:59" is year 0 there.
+    return moment_check(moment, field)
 
 
 KNOWN_FIELDS = frozenset(PARAM_DEFAULTS)

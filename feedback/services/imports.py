@@ -1,8 +1,11 @@
 """Import of items, responses and imported judgements from preference files.
 
-``items_import`` reads the whole file first (parsers in ``feedback.importers``), collects
-every bad row with its row number and field, and writes nothing unless every row is
-good; then it writes everything in one transaction with bulk inserts. Items are keyed by
+``items_import`` reads the file streaming (``feedback.importers.reading``: memory bounded
+by the largest row, not the file) and hands each row to its format's parser. It writes
+the good rows in batches of bulk inserts inside one transaction while it reads, collects
+every bad row with its row number and field, and rolls everything back if any row was
+bad (it stops reading after ``MAX_ERROR_COUNT`` of them): all or nothing, as before,
+without holding the file's rows in memory. Items are keyed by
 ``external_id`` (given by the row, or derived from its content), so importing the same
 file again creates nothing new. Imported preferences become judgements by the inactive,
 password-less user ``import:<source_name>`` with ``source="imported"``.
@@ -10,6 +13,8 @@ password-less user ``import:<source_name>`` with ``source="imported"``.
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +35,8 @@ logger = logging.getLogger(__name__)
 IMPORT_FORMATS = ("native", "trl", "hh-rlhf", "oasst", "sharegpt")
 MAX_ERRORS = 50  # errors listed in one refusal (all are counted)
 MAX_WARNINGS = 50
+MAX_ERROR_COUNT = 1000  # reading stops here: the file is refused anyway
+PROGRESS_SECONDS = 1.0
 BATCH_SIZE = 1000
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 IMPORT_USER_PREFIX = "import:"
@@ -75,13 +82,15 @@ def items_import(
     format: str,
     source_name: str | None = None,
     filename: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Import every row of ``source`` (a path or a binary stream) into ``project``.
 
     All or nothing: any bad row raises ``ValidationError`` whose details are
     ``{"errors": [{"row", "field", "message"}, ...], "error_count": n}`` and nothing is
     written. Rows that are valid but carry no preference (see each format's notes) are
-    skipped and listed in ``ImportResult.warnings``.
+    skipped and listed in ``ImportResult.warnings``. ``progress``, if given, is called
+    with the number of rows read so far, about once a second (background imports).
     """
     if format not in IMPORT_FORMATS:
         _refuse(f"Unknown format '{format}'; use one of {', '.join(IMPORT_FORMATS)}.", "format")
@@ -94,17 +103,6 @@ def items_import(
     if filename is None and isinstance(source, str | Path):
         filename = Path(source).name
 
-    parsed = _parse(source, format)
-    if parsed.error_count:
-        first = parsed.errors[0]
-        raise ValidationError(
-            f"{parsed.error_count} error(s) in the file; nothing was imported. "
-            f"First: {error_text(first)}",
-            details={"errors": parsed.errors, "error_count": parsed.error_count},
-        )
-    if parsed.rows == 0:
-        _refuse("The file holds no rows.", "file")
-
     provenance: dict[str, Any] = {"format": format, "source": name}
     if filename:
         provenance["file"] = filename
@@ -113,7 +111,38 @@ def items_import(
         # every item already there instead of colliding on the unique constraint.
         Project.objects.select_for_update().filter(pk=project.pk).first()
         annotator = import_user_get_or_create(source_name=name)
-        result = _write(project=project, parsed=parsed, annotator=annotator, provenance=provenance)
+        result = ImportResult(0, 0, 0, 0)
+        parsed = _Parsed()
+
+        def flush() -> None:
+            if parsed.items and not parsed.error_count:
+                batch = _write(
+                    project=project, parsed=parsed, annotator=annotator, provenance=provenance
+                )
+                result.items_created += batch.items_created
+                result.items_existing += batch.items_existing
+                result.responses_created += batch.responses_created
+                result.judgements_created += batch.judgements_created
+            parsed.items.clear()
+
+        _parse(source, format, parsed, flush=flush, progress=progress)
+        flush()
+        if parsed.error_count:
+            first = parsed.errors[0]
+            stopped = (
+                f" (reading stopped after {MAX_ERROR_COUNT})"
+                if parsed.error_count >= MAX_ERROR_COUNT
+                else ""
+            )
+            raise ValidationError(
+                f"{parsed.error_count} error(s) in the file{stopped}; nothing was imported. "
+                f"First: {error_text(first)}",
+                details={"errors": parsed.errors, "error_count": parsed.error_count},
+            )
+        if parsed.rows == 0:
+            _refuse("The file holds no rows.", "file")
+        result.rows_read, result.rows_skipped = parsed.rows, parsed.skipped
+        result.warnings = parsed.warnings
         if result.items_created:
             project_render_enqueue(project_id=project.pk)
     logger.info(
@@ -159,30 +188,46 @@ def _refuse(message: str, field_name: str) -> None:
     )
 
 
-def _parse(source: str | Path | IO[bytes], format: str) -> _Parsed:
+def _parse(
+    source: str | Path | IO[bytes],
+    format: str,
+    parsed: _Parsed,
+    *,
+    flush: Callable[[], None],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Read every row into ``parsed``; ``flush`` writes (and empties) ``parsed.items``
+    whenever a batch is full."""
     parser = PARSERS[format]
-    parsed = _Parsed()
     seen: dict[str, int] = {}
+    reported = time.monotonic()
     try:
         with source_open(source, max_bytes=settings.FEEDBACK_IMPORT_MAX_BYTES) as (stream, _):
             for row, value in rows_read(stream):
                 parsed.rows += 1
+                if progress is not None and time.monotonic() - reported >= PROGRESS_SECONDS:
+                    progress(parsed.rows)
+                    reported = time.monotonic()
                 if isinstance(value, RowError):
                     parsed.error(row, value.field, value.message)
-                    continue
-                try:
-                    items = parser(value)
-                except RowError as exc:
-                    parsed.error(row, exc.field, exc.message)
-                    continue
-                except RowSkipped as exc:
-                    parsed.warn(row, exc.field, exc.message)
-                    continue
-                for item in items:
-                    _keep(parsed, seen, row, item)
+                elif parsed.error_count < MAX_ERROR_COUNT:
+                    try:
+                        items = parser(value)
+                    except RowError as exc:
+                        parsed.error(row, exc.field, exc.message)
+                    except RowSkipped as exc:
+                        parsed.warn(row, exc.field, exc.message)
+                    else:
+                        for item in items:
+                            _keep(parsed, seen, row, item)
+                if parsed.error_count >= MAX_ERROR_COUNT:
+                    break
+                if len(parsed.items) >= BATCH_SIZE:
+                    flush()
     except FileRefused as exc:
         _refuse(exc.message, "file")
-    return parsed
+    if progress is not None:
+        progress(parsed.rows)
 
 
 def _keep(parsed: _Parsed, seen: dict[str, int], row: int, item: ParsedItem) -> None:

@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString
 
 from feedback.models import Assignment, Item, Judgement, Project
 from feedback.rendering import markdown_render, markdown_render_many, render_key
-from feedback.selectors import item_response_texts
+from feedback.selectors import item_response_texts, round_response_ids
 from feedback.services.rendering import message_texts, messages_key
 
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -38,6 +38,7 @@ class ItemView:
     responses: list[ShownResponse]
     assignment: Assignment | None = None
     judgement: Judgement | None = None
+    round: int = 1
     # Rank mode: one list per rank (ties share one), then the responses not yet ranked.
     slots: list[list[ShownResponse]] = field(default_factory=list)
     unranked: list[ShownResponse] = field(default_factory=list)
@@ -53,12 +54,15 @@ class ItemView:
         return range(1, self.project.rating_scale + 1)
 
 
-def shown_order_for(*, user: AbstractBaseUser, item: Item, response_ids: list[int]) -> list[int]:
+def shown_order_for(
+    *, user: AbstractBaseUser, item: Item, response_ids: list[int], round: int = 1
+) -> list[int]:
     """The responses in the order this annotator sees them: shuffled with a seed of
-    (annotator, item), so a reload or a reopen shows the same order. Pairwise projects
-    show the first two."""
+    (annotator, item, round), so a reload or a reopen shows the same order. Pairwise
+    projects show the first two."""
     order = sorted(response_ids)
-    random.Random(f"{user.pk}:{item.pk}").shuffle(order)
+    seed = f"{user.pk}:{item.pk}" if round == 1 else f"{user.pk}:{item.pk}:{round}"
+    random.Random(seed).shuffle(order)
     if item.project.mode == Project.Mode.PAIRWISE:
         return order[:2]
     return order
@@ -72,11 +76,25 @@ def item_view_build(
     judgement: Judgement | None = None,
 ) -> ItemView:
     project = item.project
-    texts = item_response_texts(item=item)
+    # The round shown: the lease's, the judgement's, else the item's current one. A response
+    # that arrived after it was shown is not part of it (feedback.services.rounds).
+    if assignment is not None:
+        number = assignment.round
+    elif judgement is not None:
+        number = judgement.round
+    else:
+        number = item.round
     if judgement is not None and judgement.shown_order:
+        texts = item_response_texts(item=item, ids=set(judgement.shown_order))
         order = [pk for pk in judgement.shown_order if pk in texts]
     else:
-        order = shown_order_for(user=user, item=item, response_ids=list(texts))
+        ids = (
+            None
+            if number == 1 and item.round == 1
+            else set(round_response_ids(item=item, number=number))
+        )
+        texts = item_response_texts(item=item, ids=ids)
+        order = shown_order_for(user=user, item=item, response_ids=list(texts), round=number)
     ratings = judgement.ratings if judgement is not None else {}
     messages = [m for m in (item.messages or []) if isinstance(m, dict)]
     contents = message_texts(messages)
@@ -110,6 +128,7 @@ def item_view_build(
         responses=shown,
         assignment=assignment,
         judgement=judgement,
+        round=number,
         guidelines_html=markdown_render(project.guidelines) if project.guidelines else None,
     )
     by_id = {r.id: r for r in shown}
@@ -131,9 +150,67 @@ def item_view_build(
 
 
 def ranking_text(*, judgement: Judgement, labels: dict[int, str]) -> str:
-    """A judgement as the annotator saw it: "B > A = C", "cannot rank: ...", "both bad"."""
+    """A judgement as the annotator saw it: "B > A = C", "cannot rank: ...", "both bad"
+    (pairwise: "cannot judge: ...")."""
     if judgement.not_rankable:
-        return f"cannot rank: {judgement.flag_reason}"
+        verb = "rank" if judgement.item.project.mode == Project.Mode.RANK else "judge"
+        return f"cannot {verb}: {judgement.flag_reason}"
     groups = [" = ".join(labels.get(pk, f"#{pk}") for pk in group) for group in judgement.ranking]
     text = " > ".join(groups)
     return f"{text} (both bad)" if judgement.both_bad else text
+
+
+@dataclass
+class JudgementRow:
+    """One line of "My judgements": the prompt as the task page shows it, the verdict."""
+
+    item: Item
+    prompt_html: SafeString
+    verdict: str
+    judgement: Judgement | None = None
+    skip: Assignment | None = None
+
+
+def _last_user_text(item: Item) -> str:
+    messages = [m for m in (item.messages or []) if isinstance(m, dict)]
+    users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
+    return users[-1] if users else (str(messages[-1].get("content", "")) if messages else "")
+
+
+def judgement_rows(
+    *,
+    user: AbstractBaseUser,
+    judgements: list[Judgement],
+    skips: list[Assignment] | None = None,
+) -> list[JudgementRow]:
+    """Rows for the annotator's list: each prompt rendered by the task page's renderer
+    (the last user turn), each ranking in the letters the annotator saw."""
+    skips = skips or []
+    items = [j.item for j in judgements] + [s.item for s in skips]
+    rendered = markdown_render_many([_last_user_text(item) for item in items])
+    rows: list[JudgementRow] = []
+    for index, judgement in enumerate(judgements):
+        order = judgement.shown_order or shown_order_for(
+            user=user,
+            item=judgement.item,
+            response_ids=sorted(pk for group in judgement.ranking for pk in group),
+        )
+        labels = {pk: LABELS[n % len(LABELS)] for n, pk in enumerate(order)}
+        rows.append(
+            JudgementRow(
+                item=judgement.item,
+                prompt_html=rendered[index],
+                verdict=ranking_text(judgement=judgement, labels=labels),
+                judgement=judgement,
+            )
+        )
+    for offset, skip in enumerate(skips):
+        rows.append(
+            JudgementRow(
+                item=skip.item,
+                prompt_html=rendered[len(judgements) + offset],
+                verdict="skipped" + (f": {skip.skip_reason}" if skip.skip_reason else ""),
+                skip=skip,
+            )
+        )
+    return rows

@@ -1,6 +1,5 @@
 """JSON answers for the workspace script: the same error shape as the API."""
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -8,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core.errors import ApplicationError, ValidationError
+from core.inputs import InputError, json_parse
 
 JsonView = Callable[..., HttpResponse]
 
@@ -37,11 +37,9 @@ def json_view(view: JsonView) -> JsonView:
 def json_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object, or ValidationError."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(
-            "The body is not valid JSON.", details={"body": ["not valid JSON"]}
-        ) from None
+        data = json_parse(request.body or b"{}")
+    except InputError as exc:
+        raise exc.as_validation_error("body") from None
     if not isinstance(data, dict):
         raise ValidationError(
             "The body must be a JSON object.", details={"body": ["must be an object"]}

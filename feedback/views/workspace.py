@@ -2,18 +2,21 @@
 
 from typing import Any, cast
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
-from feedback.models import Project
+from feedback.models import Assignment, Item, Project
+from feedback.rendering import markdown_render
 from feedback.selectors import (
     MANAGING_ROLES,
+    annotator_position,
     item_get_for_user,
     judgements_for_user,
     project_get_for_annotator,
@@ -23,7 +26,8 @@ from feedback.selectors import (
 )
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.judgements import judgement_submit
-from feedback.views.presentation import item_view_build, ranking_text
+from feedback.services.reopen import assignment_reopen
+from feedback.views.presentation import item_view_build, judgement_rows, ranking_text
 from feedback.views.responses import json_body, json_view
 
 RECENT_JUDGEMENTS = 50
@@ -83,8 +87,15 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "view": view,
             "can_manage": project_may_manage(user=_user(request), project=project),
+            "progress": annotator_position(user=user, project=project),
+            "guidelines_html": _guidelines(project),
+            "project_empty": view is None and not Item.objects.filter(project=project).exists(),
         },
     )
+
+
+def _guidelines(project: Project) -> str | None:
+    return markdown_render(project.guidelines) if project.guidelines.strip() else None
 
 
 def _next_payload(request: HttpRequest, project: Project) -> dict[str, Any]:
@@ -92,7 +103,10 @@ def _next_payload(request: HttpRequest, project: Project) -> dict[str, Any]:
     page to swap in; ``item`` is None when nothing is left for them."""
     lease = assignment_next(project=project, user=_user(request))
     if lease is None:
-        html = render_to_string("feedback/_done.html", {"project": project}, request=request)
+        empty = not Item.objects.filter(project=project).exists()
+        html = render_to_string(
+            "feedback/_done.html", {"project": project, "project_empty": empty}, request=request
+        )
         return {"assignment": None, "item": None, "html": html}
     view = item_view_build(user=_user(request), item=lease.item, assignment=lease)
     return {
@@ -144,6 +158,7 @@ def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpRespons
         flag_reason=_text(data, "flag_reason"),
         shown_order=data.get("shown_order"),
         time_spent_ms=data.get("time_spent_ms"),
+        round=data.get("round"),
     )
     body: dict[str, Any] = {
         "judgement": {"id": judgement.pk, "item": item.pk, "version": judgement.version}
@@ -176,14 +191,50 @@ def skip_post(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
 @require_GET
 def judgement_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The annotator's recent judgements in a project, to reopen and change."""
-    project = _project_page(request, slug)
-    mine = (
-        judgements_for_user(user=_user(request), project=project)
-        .filter(annotator_id=request.user.pk, is_current=True)
-        .select_related("item")
+    project, user = _project_page(request, slug), _user(request)
+    mine = list(
+        judgements_for_user(user=user, project=project)
+        .filter(annotator_id=user.pk, is_current=True)
+        .select_related("item__project")
         .order_by("-created_at")[:RECENT_JUDGEMENTS]
     )
-    return render(request, "feedback/judgements.html", {"project": project, "judgements": mine})
+    skipped = list(
+        Assignment.objects.filter(
+            item__project=project, annotator_id=user.pk, status=Assignment.Status.SKIPPED
+        )
+        .select_related("item__project")
+        .order_by("-updated_at")[:RECENT_JUDGEMENTS]
+    )
+    changed = request.GET.get("changed", "")
+    return render(
+        request,
+        "feedback/judgements.html",
+        {
+            "project": project,
+            "rows": judgement_rows(user=user, judgements=mine),
+            "skipped": judgement_rows(user=user, judgements=[], skips=skipped),
+            "changed": int(changed) if changed.isdigit() else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def item_reopen(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """Take a skipped item back: it becomes the annotator's current item."""
+    project = _project_page(request, slug)
+    try:
+        item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
+        assignment_reopen(project=project, user=_user(request), item=item)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    except PermissionDenied as error:
+        raise DjangoPermissionDenied(error.message) from error
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("judgements", slug=slug)
+    messages.success(request, "Reopened the item you skipped. Here it is.")
+    return redirect("annotate", slug=slug)
 
 
 @login_required
@@ -198,17 +249,27 @@ def item_page(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     mine = judgements_for_user(user=_user(request), project=project).filter(
         item=item, annotator_id=request.user.pk
     )
-    current = mine.filter(is_current=True).first()
+    # One current judgement per round judged: ``?round=N``, else the newest round's.
+    current_all = mine.filter(is_current=True).order_by("-round")
+    wanted = request.GET.get("round", "")
+    if wanted.isdigit():
+        current_all = current_all.filter(round=int(wanted))
+    current = current_all.first()
     if current is None:
         raise Http404("You have not judged this item.")
     view = item_view_build(user=_user(request), item=item, judgement=current)
     labels = {r.id: r.label for r in view.responses}
     history = [
         (old, ranking_text(judgement=old, labels=labels))
-        for old in mine.filter(is_current=False).order_by("-version")
+        for old in mine.filter(is_current=False, round=current.round).order_by("-version")
     ]
     return render(
         request,
         "feedback/item.html",
-        {"project": project, "view": view, "history": history},
+        {
+            "project": project,
+            "view": view,
+            "history": history,
+            "guidelines_html": _guidelines(project),
+        },
     )

@@ -1,5 +1,7 @@
 /* The annotator workspace: ranking by drag-and-drop or keyboard, pairwise verdicts,
- * submit and skip over fetch, and the next item swapped in without a page load.
+ * ratings from the keyboard, submit and skip over fetch, and the next item swapped in
+ * without a page load. A failed request never leaves the page stuck: every request has a
+ * failure path that gives the controls back and says what happened.
  * No inline scripts anywhere: the Content-Security-Policy forbids them. */
 (function () {
   "use strict";
@@ -11,6 +13,8 @@
   var toast = document.getElementById("toast");
   var skipDialog = document.getElementById("skip-dialog");
   var helpDialog = document.getElementById("help-dialog");
+  var progressBox = document.getElementById("progress");
+  var guidelines = document.getElementById("guidelines");
 
   var state = null; // per item: {root, mode, sortables, focused, lastPlaced, verdict, startedAt, busy}
 
@@ -81,6 +85,7 @@
     target.appendChild(chip);
     state.lastPlaced = responseId;
     refreshBadges();
+    recheck();
     return true;
   }
 
@@ -89,6 +94,7 @@
     if (chip && pool()) {
       pool().appendChild(chip);
       refreshBadges();
+      recheck();
     }
   }
 
@@ -123,8 +129,12 @@
           onAdd: function (event) {
             state.lastPlaced = event.item.dataset.responseId;
             refreshBadges();
+            recheck();
           },
-          onSort: refreshBadges,
+          onSort: function () {
+            refreshBadges();
+            recheck();
+          },
         })
       );
     });
@@ -137,6 +147,53 @@
     state.root.querySelectorAll(".verdict").forEach(function (button) {
       button.setAttribute("aria-pressed", button.dataset.verdict === verdict ? "true" : "false");
     });
+    recheck();
+  }
+
+  // --- ratings -----------------------------------------------------------------------
+
+  function asksRatings() {
+    return state.root.dataset.askRatings === "1";
+  }
+
+  function ratingOf(responseId) {
+    var checked = state.root.querySelector('input[name="rating-' + responseId + '"]:checked');
+    return checked ? Number(checked.value) : null;
+  }
+
+  function refreshRatings() {
+    if (!asksRatings()) {
+      return;
+    }
+    responses().forEach(function (card) {
+      card.classList.toggle("needs-rating", ratingOf(card.dataset.responseId) === null);
+    });
+  }
+
+  function rate(responseId, value) {
+    var input = state.root.querySelector(
+      'input[name="rating-' + responseId + '"][value="' + value + '"]'
+    );
+    if (!input) {
+      say("The ratings run from 1 to " + state.root.dataset.ratingScale + ".");
+      return false;
+    }
+    input.checked = true;
+    refreshRatings();
+    recheck();
+    return true;
+  }
+
+  // Shift+1..9 rate the focused response (Shift+0 is 10), whatever the keyboard layout.
+  function ratingKey(event) {
+    if (!event.shiftKey) {
+      return null;
+    }
+    var match = /^(?:Digit|Numpad)([0-9])$/.exec(event.code || "");
+    if (!match) {
+      return null;
+    }
+    return match[1] === "0" ? 10 : Number(match[1]);
   }
 
   function pairwiseRanking() {
@@ -177,12 +234,26 @@
     focusResponse(next);
   }
 
-  function focusNextUnranked(afterId) {
+  // A response is done when it is ranked (rank mode) and rated (when ratings are asked).
+  function cardDone(responseId) {
+    if (state.mode === "rank" && rankOf(responseId) === -1) {
+      return false;
+    }
+    return !asksRatings() || ratingOf(responseId) !== null;
+  }
+
+  // After a key acted on a response: stay on it until it is done, then go to the next
+  // response that is not (so ranks + ratings + Enter are all the keys an item needs).
+  function advanceFrom(afterId) {
+    if (!cardDone(afterId)) {
+      focusResponse(cardFor(afterId));
+      return;
+    }
     var all = responses();
     var start = all.indexOf(cardFor(afterId));
     for (var i = 1; i <= all.length; i++) {
       var card = all[(start + i) % all.length];
-      if (rankOf(card.dataset.responseId) === -1) {
+      if (!cardDone(card.dataset.responseId)) {
         focusResponse(card);
         return;
       }
@@ -206,6 +277,19 @@
     });
     box.appendChild(list);
     box.classList.add("has-errors");
+  }
+
+  // Messages that no longer apply go as soon as the person fixes what they said.
+  function recheck() {
+    if (!state) {
+      return;
+    }
+    var box = state.root.querySelector(".form-errors");
+    if (box && box.classList.contains("has-errors") && state.clientErrors) {
+      var problems = collect().problems;
+      showErrors(problems);
+      state.clientErrors = problems.length > 0;
+    }
   }
 
   function errorMessages(body) {
@@ -232,6 +316,9 @@
       shown_order: root.dataset.shownOrder.split(",").map(Number),
       time_spent_ms: Math.max(0, Math.round(Date.now() - state.startedAt)),
     };
+    if (root.dataset.round) {
+      data.round = Number(root.dataset.round);
+    }
     var notRankable = root.querySelector(".not-rankable");
     var flagReason = root.querySelector(".flag-reason");
     var rationale = root.querySelector(".rationale");
@@ -242,7 +329,9 @@
     if (data.not_rankable) {
       data.ranking = null;
       if (!data.flag_reason) {
-        problems.push("Say why this item cannot be ranked.");
+        problems.push(
+          "Say why this item cannot be " + (state.mode === "rank" ? "ranked." : "judged.")
+        );
       }
       return { data: data, problems: problems };
     }
@@ -279,6 +368,8 @@
       if (rationale) {
         rationale.classList.add("is-invalid");
       }
+    } else if (rationale) {
+      rationale.classList.remove("is-invalid");
     }
     return { data: data, problems: problems };
   }
@@ -301,11 +392,45 @@
     });
   }
 
+  function countDone() {
+    if (!progressBox) {
+      return;
+    }
+    ["done", "today"].forEach(function (name) {
+      var node = progressBox.querySelector('[data-count="' + name + '"]');
+      if (node) {
+        node.textContent = String(Number(node.textContent) + 1);
+      }
+    });
+  }
+
+  function showPosition(body) {
+    if (!progressBox) {
+      return;
+    }
+    var position = progressBox.querySelector('[data-count="position"]');
+    var done = progressBox.querySelector('[data-count="done"]');
+    var total = Number(progressBox.dataset.total);
+    if (position && done) {
+      position.textContent = String(Math.min(total, Number(done.textContent) + 1));
+    }
+    progressBox.classList.toggle("is-finished", !body.item);
+  }
+
+  function release(message) {
+    if (state) {
+      state.busy = false;
+      state.root.classList.remove("is-busy");
+      showErrors([message]);
+    }
+  }
+
   function showNext(body, message) {
     teardown();
     workspace.innerHTML = body.html; // server-rendered, sanitised fragment
     window.scrollTo(0, 0);
     say(message || "");
+    showPosition(body);
     setUp();
   }
 
@@ -322,8 +447,10 @@
         showNext(body, message);
       })
       .catch(function () {
-        state.busy = false;
-        showErrors(["Could not load the next item. Check your connection and reload the page."]);
+        release("Could not load the next item. Check your connection, then press Enter to try again.");
+        if (state) {
+          state.retryNext = message || "";
+        }
       });
   }
 
@@ -344,11 +471,22 @@
     if (!state || state.busy) {
       return;
     }
+    if (state.retryNext !== null) {
+      // The judgement or skip was saved; only fetching the next item failed.
+      var note = state.retryNext;
+      state.retryNext = null;
+      state.busy = true;
+      state.root.classList.add("is-busy");
+      loadNext(note);
+      return;
+    }
     var collected = collect();
     if (collected.problems.length) {
       showErrors(collected.problems);
+      state.clientErrors = true;
       return;
     }
+    state.clientErrors = false;
     showErrors([]);
     state.busy = true;
     state.root.classList.add("is-busy");
@@ -358,9 +496,12 @@
       function (result) {
         if (result.status === 201) {
           if (after === "next") {
+            countDone();
             moveOn(result, "Saved. Here is the next item.");
           } else {
-            window.location.assign(after);
+            window.location.assign(
+              after + (after.indexOf("?") === -1 ? "?" : "&") + "changed=" + state.root.dataset.itemId
+            );
           }
           return;
         }
@@ -373,9 +514,7 @@
         showErrors(errorMessages(result.body));
       },
       function () {
-        state.busy = false;
-        state.root.classList.remove("is-busy");
-        showErrors(["Could not reach the server. Your judgement was not saved; try again."]);
+        release("Could not reach the server. Your judgement was not saved; press Enter to try again.");
       }
     );
   }
@@ -394,17 +533,27 @@
   }
 
   function doSkip(reason) {
+    if (!state || state.busy) {
+      return;
+    }
     state.busy = true;
-    send(withNext(state.root.dataset.skipUrl), { reason: reason }).then(function (result) {
-      if (result.status === 200) {
-        moveOn(result, "Skipped.");
-      } else if (result.status === 409) {
-        loadNext("Skipped.");
-      } else {
-        state.busy = false;
-        showErrors(errorMessages(result.body));
+    state.root.classList.add("is-busy");
+    send(withNext(state.root.dataset.skipUrl), { reason: reason }).then(
+      function (result) {
+        if (result.status === 200) {
+          moveOn(result, "Skipped.");
+        } else if (result.status === 409) {
+          loadNext("Skipped.");
+        } else {
+          state.busy = false;
+          state.root.classList.remove("is-busy");
+          showErrors(errorMessages(result.body));
+        }
+      },
+      function () {
+        release("Could not reach the server: the item was not skipped. Press S to try again.");
       }
-    });
+    );
   }
 
   if (skipDialog) {
@@ -441,14 +590,34 @@
       return;
     }
     if (key === "Enter") {
-      if (event.target.tagName === "BUTTON" || event.target.tagName === "A" ||
-          event.target.tagName === "SUMMARY") {
-        if (!event.target.classList.contains("submit")) {
-          return; // let the focused control do its own thing
+      var target = event.target;
+      // Enter submits from any control that is not a link or a button with its own job
+      // (Skip, Close...). A verdict button picks its verdict and submits.
+      if (target.tagName === "A" || (target.closest && target.closest(".topbar, .projectbar"))) {
+        return;
+      }
+      if (target.tagName === "BUTTON" && !target.classList.contains("submit")) {
+        if (!target.classList.contains("verdict")) {
+          return;
         }
+        setVerdict(target.dataset.verdict);
       }
       event.preventDefault();
       submit();
+      return;
+    }
+    var rating = asksRatings() ? ratingKey(event) : null;
+    if (rating !== null) {
+      event.preventDefault();
+      var rated = focusedId();
+      if (rated && rate(rated, rating)) {
+        advanceFrom(rated);
+      }
+      return;
+    }
+    if ((key === "g" || key === "G") && guidelines) {
+      event.preventDefault();
+      guidelines.open = !guidelines.open;
       return;
     }
     if (key === "?") {
@@ -457,6 +626,9 @@
         helpDialog.showModal();
       }
       return;
+    }
+    if (event.shiftKey && /^(?:Digit|Numpad)[0-9]$/.test(event.code || "")) {
+      return; // a rating key where no ratings are asked: not a rank
     }
     if (key === "s" || key === "S") {
       event.preventDefault();
@@ -478,7 +650,7 @@
       if (/^[1-9]$/.test(key)) {
         if (id && placeAt(id, Number(key) - 1)) {
           event.preventDefault();
-          focusNextUnranked(id);
+          advanceFrom(id);
         }
       } else if (key === "0" || key === "Backspace") {
         if (id) {
@@ -493,7 +665,7 @@
           return;
         }
         placeAt(id, rankOf(last));
-        focusNextUnranked(id);
+        advanceFrom(id);
       }
     } else {
       var verdicts = { a: "a", 1: "a", b: "b", 2: "b", t: "tie", "=": "tie", x: "both_bad" };
@@ -529,6 +701,8 @@
       verdict: "",
       startedAt: Date.now(),
       busy: false,
+      clientErrors: false,
+      retryNext: null,
     };
     root.querySelector("form.panel").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -546,12 +720,26 @@
     });
     var rationale = root.querySelector(".rationale");
     if (rationale) {
-      rationale.addEventListener("input", function () { rationale.classList.remove("is-invalid"); });
+      rationale.addEventListener("input", function () {
+        rationale.classList.remove("is-invalid");
+        recheck();
+      });
     }
+    var flagReason = root.querySelector(".flag-reason");
+    if (flagReason) {
+      flagReason.addEventListener("input", recheck);
+    }
+    root.querySelectorAll(".rating input").forEach(function (input) {
+      input.addEventListener("change", function () {
+        refreshRatings();
+        recheck();
+      });
+    });
     var notRankable = root.querySelector(".not-rankable");
     if (notRankable) {
       notRankable.addEventListener("change", function () {
         root.classList.toggle("is-flagged", notRankable.checked);
+        recheck();
       });
       root.classList.toggle("is-flagged", notRankable.checked);
     }
@@ -565,7 +753,25 @@
         button.addEventListener("click", function () { setVerdict(button.dataset.verdict); });
       });
     }
+    refreshRatings();
     focusResponse(responses()[0]);
+  }
+
+  // The guidelines panel stays as the person left it, across items and visits.
+  if (guidelines) {
+    var remembered = "feedback:guidelines:" + (guidelines.dataset.project || "");
+    try {
+      if (window.localStorage.getItem(remembered) === "open") {
+        guidelines.open = true;
+      }
+    } catch (ignored) { /* storage may be off: the panel then starts closed */ }
+    guidelines.addEventListener("toggle", function () {
+      try {
+        window.localStorage.setItem(remembered, guidelines.open ? "open" : "closed");
+      } catch (ignored) { /* nothing to keep */ }
+      document.body.classList.toggle("guidelines-open", guidelines.open);
+    });
+    document.body.classList.toggle("guidelines-open", guidelines.open);
   }
 
   setUp();

@@ -64,3 +64,15 @@ def page(browser: Any) -> Iterator[Any]:
     page.watch = PageWatch(page)
     yield page
     context.close()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def log_in(page: Any, base: str, username: str, password: str = PASSWORD) -> None:
+    """Log ``username`` in through the login page."""
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")

@@ -18,11 +18,11 @@ from rest_framework.views import APIView
 
 from core.errors import NotFound, PermissionDenied, ValidationError
 from feedback.access import MANAGING_ROLES
-from feedback.api.base import NewestFirst, ProjectView
+from feedback.api.base import NewestFirst, ProjectView, choice_param, text_param
 from feedback.api.serializers import page_of
 from feedback.models import Project
 from training.artifacts import artifact_absolute, directory_zip_stream
-from training.models import DatasetSnapshot, JobKind, ModelVersion, RetrainPolicy
+from training.models import DatasetSnapshot, JobKind, ModelVersion, RetrainPolicy, TrainingJob
 from training.selectors import (
     TRAINING_DENIED,
     job_get_for_user,
@@ -71,8 +71,15 @@ class JobListCreate(APIView):
         operation_id="jobs_list",
         parameters=[
             OpenApiParameter("project", str, description="Only this project (slug)."),
-            OpenApiParameter("status", str, description="Only jobs with this status."),
-            OpenApiParameter("kind", str, description="Only jobs of this kind."),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=TrainingJob.Status.values,
+                description="Only jobs with this status.",
+            ),
+            OpenApiParameter(
+                "kind", str, enum=JobKind.values, description="Only jobs of this kind."
+            ),
         ],
         responses=page_of(JobSerializer, "JobPage"),
     )
@@ -85,11 +92,11 @@ class JobListCreate(APIView):
             "baseline__project",
             "model_version__project",
         )
-        if project := request.query_params.get("project"):
+        if project := text_param(request, "project", max_length=100):
             jobs = jobs.filter(project__slug=project)
-        if job_status := request.query_params.get("status"):
+        if job_status := choice_param(request, "status", TrainingJob.Status.values):
             jobs = jobs.filter(status=job_status)
-        if kind := request.query_params.get("kind"):
+        if kind := choice_param(request, "kind", JobKind.values):
             jobs = jobs.filter(kind=kind)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(jobs, request, view=self)
@@ -195,10 +202,11 @@ class ModelList(APIView):
         versions = models_for_user(user=request.user).select_related(
             "project", "parent__project", "snapshot"
         )
-        for name in ("kind", "status"):
-            if value := request.query_params.get(name):
-                versions = versions.filter(**{name: value})
-        if project := request.query_params.get("project"):
+        if kind := choice_param(request, "kind", ModelVersion.Kind.values):
+            versions = versions.filter(kind=kind)
+        if version_status := choice_param(request, "status", ModelVersion.Status.values):
+            versions = versions.filter(status=version_status)
+        if project := text_param(request, "project", max_length=100):
             versions = versions.filter(project__slug=project)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(versions, request, view=self)

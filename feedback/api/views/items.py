@@ -7,15 +7,16 @@ import orjson
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from core.errors import NotFound
+from core.parsers import FormParser, MultiPartParser
 from feedback.access import MANAGING_ROLES
 from feedback.api import serializers as s
-from feedback.api.base import ById, ProjectView, bool_param
+from feedback.api.base import ById, ProjectView, bool_param, text_param
 from feedback.models import Item, Project, Response
+from feedback.selectors import round_response_ids
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.imports import items_import
 
@@ -46,7 +47,7 @@ class ItemListView(ProjectView):
     )
     def get(self, request: Request, slug: str) -> ApiResponse:
         items = items_with_responses(self.project)
-        external_id = request.query_params.get("external_id")
+        external_id = text_param(request, "external_id")
         if external_id:
             items = items.filter(external_id=external_id)
         judged = bool_param(request, "judged")
@@ -165,5 +166,11 @@ class NextView(ProjectView):
         if lease is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
         item = items_with_responses(self.project).get(pk=lease.item_id)
-        data = {"id": lease.pk, "expires_at": lease.expires_at, "item": item}
+        data = {
+            "id": lease.pk,
+            "expires_at": lease.expires_at,
+            "round": lease.round,
+            "response_ids": round_response_ids(item=item, number=lease.round),
+            "item": item,
+        }
         return ApiResponse(s.AssignmentSerializer(data).data)

@@ -12,7 +12,14 @@ from rest_framework.views import APIView
 
 from core.errors import NotFound, PermissionDenied, ValidationError
 from feedback.api import serializers as s
-from feedback.api.base import ById, ProjectView, bool_param, int_param, request_user
+from feedback.api.base import (
+    ById,
+    ProjectView,
+    bool_param,
+    int_param,
+    request_user,
+    text_param,
+)
 from feedback.models import Item, Judgement
 from feedback.selectors import judgements_for_user, projects_for_user
 from feedback.services.judgements import judgement_submit
@@ -35,6 +42,7 @@ def _submit(user: User, item: Item, fields: dict[str, Any]) -> Judgement:
         flag_reason=fields.get("flag_reason", ""),
         shown_order=fields.get("shown_order"),
         time_spent_ms=fields.get("time_spent_ms"),
+        round=fields.get("round"),
     )
 
 
@@ -59,7 +67,7 @@ class ProjectJudgementListView(ProjectView):
         item = int_param(request, "item")
         if item is not None:
             judgements = judgements.filter(item_id=item)
-        annotator = request.query_params.get("annotator")
+        annotator = text_param(request, "annotator", max_length=150)
         if annotator:
             judgements = judgements.filter(annotator__username=annotator)
         if bool_param(request, "current") is not False:
@@ -138,5 +146,6 @@ class JudgementDetailView(APIView):
             "time_spent_ms": judgement.time_spent_ms,
         }
         fields.update({k: v for k, v in body.validated_data.items() if k in request.data})
+        fields["round"] = judgement.round  # a change is of the round it judged
         new = _submit(user, judgement.item, fields)
         return ApiResponse(s.JudgementSerializer(new).data, status=status.HTTP_201_CREATED)
