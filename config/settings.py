@@ -114,18 +114,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # another process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # Reuses its Redis clients; reads and writes fail open (see core/cache.py), and give up
-    # on a Redis that does not answer within a second.
+    # Reuses its Redis clients; reads and writes fail open (see core/cache.py), give up on
+    # a Redis that does not answer within CACHE_TIMEOUT_SECONDS, and stop calling one that
+    # just failed for CACHE_BREAKER_SECONDS (a circuit breaker).
     CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
+    _cache_timeout = env.float("CACHE_TIMEOUT_SECONDS", default=0.25)
     CACHES["default"].setdefault("OPTIONS", {}).update(
-        {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+        {
+            "socket_connect_timeout": _cache_timeout,
+            "socket_timeout": _cache_timeout,
+            "breaker_seconds": env.float("CACHE_BREAKER_SECONDS", default=5.0),
+        }
     )
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="feedback")
 SHARED_CACHE = CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if SHARED_CACHE
-    else "django.contrib.sessions.backends.db"
+    # cached_db, with logouts that survive an unreachable cache (core/sessions.py)
+    "core.sessions" if SHARED_CACHE else "django.contrib.sessions.backends.db"
 )
 
 # --- auth ----------------------------------------------------------------------------
