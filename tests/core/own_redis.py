@@ -53,7 +53,7 @@ class OwnRedis:
                     raise
                 time.sleep(0.05)
 
-    def client(self) -> "redis.Redis[bytes]":
+    def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)
 
     @contextmanager
