@@ -6,6 +6,7 @@ offline with no server. ``DJANGO_ENV=production`` turns DEBUG off, insists on a
 SECRET_KEY and switches on the HTTPS hardening that ``check --deploy`` asks for.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -18,6 +19,8 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+# Django's development server (manage.py runserver, and make demo's web process).
+RUNSERVER = len(sys.argv) > 1 and sys.argv[1] == "runserver"
 PRODUCTION = DJANGO_ENV == "production"
 
 # Where the embedded defaults keep their state: the SQLite file, the filesystem
@@ -101,7 +104,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # runserver serves each request in a thread of its own, so a persistent connection is
+    # never reused and is left open when its thread ends: with 32 clients it filled
+    # Postgres ("too many clients already"). Django's advice: no persistent connections
+    # under runserver (each request closes its own). gunicorn and workers keep them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNSERVER else env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
