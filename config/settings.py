@@ -161,6 +161,19 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# Keyed by username *and* address: a failing client locks only that username from its own
+# address, so many people behind one proxy cannot lock every account, nor one another out.
+# The address is the client's, as core/client_ip.py reads it: X-Forwarded-For counts only
+# when the request comes from one of TRUSTED_PROXIES (addresses or networks).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+
+# API throttling (core/throttling.py): N/second|minute|hour|day, or "off".
+API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+    "anon": env.str("API_THROTTLE_ANON", default="120/minute"),
+    "failed_auth": env.str("API_THROTTLE_FAILED_AUTH", default="30/minute"),
+}
 
 # --- i18n / time ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -227,9 +240,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated request then gets 401 with
         # "WWW-Authenticate: Token" rather than 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Per user, per address without credentials, and per address for failed token
+    # authentications (core.authentication): rates from the environment (core/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+    ],
+    # JSON only in production; the browsable API in development.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies only; the file import declares multipart itself.
     # Through core.inputs: depth limit, 64-bit integers, no NUL or lone surrogate.
