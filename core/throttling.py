@@ -65,14 +65,21 @@ class AnonRateThrottle(_FromSettings, throttling.AnonRateThrottle):
         return super().allow_request(request, view)
 
 
+def _parse_rate(rate: str | None) -> tuple[int | None, int | None]:
+    """DRF's parse: ``N/s|m|h|d`` (the unit's first letter counts)."""
+    if rate is None:
+        return None, None
+    number, period = rate.split("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+    return int(number), seconds
+
+
 class FailedAuthentication:
     """Counts failed authentications per address in the shared cache (fails open)."""
 
     def __init__(self, request: Any) -> None:
         rate = rate_of("failed_auth")
-        self.limit, self.window = (
-            throttling.SimpleRateThrottle().parse_rate(rate) if rate else (None, None)
-        )
+        self.limit, self.window = _parse_rate(rate)
         self.key = f"throttle:failed-auth:{client_ip(request)}"
 
     def wait(self) -> float | None:

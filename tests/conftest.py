@@ -1,6 +1,7 @@
 """Shared fixtures. Tests run against the real Postgres and Redis that `make test` starts."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,3 +14,10 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real preference data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def api_throttles_off(settings: Any) -> None:
+    """The suite makes thousands of API requests from one address (and many with wrong
+    tokens on purpose): throttling is off except where a test turns it on."""
+    settings.API_THROTTLE_RATES = {"user": None, "anon": None, "failed_auth": None}
