@@ -1,9 +1,10 @@
 """Shared fixtures. Tests run against the real Postgres and Redis that `make test` starts."""
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from django.test import override_settings
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -17,7 +18,8 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def api_throttles_off(settings: Any) -> None:
+def api_throttles_off() -> Iterator[None]:
     """The suite makes thousands of API requests from one address (and many with wrong
     tokens on purpose): throttling is off except where a test turns it on."""
-    settings.API_THROTTLE_RATES = {"user": None, "anon": None, "failed_auth": None}
+    with override_settings(API_THROTTLE_RATES={"user": None, "anon": None, "failed_auth": None}):
+        yield
