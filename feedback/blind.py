@@ -18,12 +18,15 @@ from feedback.models import Item, Membership, Project
 T = TypeVar("T")
 
 
-def shown_order_for(*, user: AbstractBaseUser, item: Item, response_ids: list[int]) -> list[int]:
+def shown_order_for(
+    *, user: AbstractBaseUser, item: Item, response_ids: list[int], round: int = 1
+) -> list[int]:
     """The responses in the order this annotator sees them: shuffled with a seed of
-    (annotator, item), so a reload or a reopen shows the same order. Pairwise projects
-    show the first two."""
+    (annotator, item, round), so a reload or a reopen shows the same order. Pairwise
+    projects show the first two."""
     order = sorted(response_ids)
-    random.Random(f"{user.pk}:{item.pk}").shuffle(order)
+    seed = f"{user.pk}:{item.pk}" if round == 1 else f"{user.pk}:{item.pk}:{round}"
+    random.Random(seed).shuffle(order)
     if item.project.mode == Project.Mode.PAIRWISE:
         return order[:2]
     return order

@@ -26,8 +26,16 @@ class Project(TimeStampedModel):
         REQUIRED = "required", "Required"
 
     class Order(models.TextChoices):
-        CLOSEST = "closest", "Closest to completion first, then oldest"
+        """The selection policy for the next item (see feedback.services.assignments)."""
+
+        CLOSEST = "closest", "FIFO: closest to completion first, then oldest"
         RANDOM = "random", "Random"
+        DISAGREEMENT = "disagreement", "Disagreement: items whose judgements disagree most first"
+        UNCERTAINTY = "uncertainty", "Uncertainty: smallest reward-model margin first"
+
+    class RoundCompare(models.TextChoices):
+        BEST = "best", "New candidates against the best response so far"
+        ALL = "all", "New candidates against every earlier response"
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
@@ -48,6 +56,12 @@ class Project(TimeStampedModel):
     order = models.CharField(max_length=16, choices=Order.choices, default=Order.CLOSEST)
     responses_per_item = models.PositiveSmallIntegerField(
         default=2, help_text="Candidates each item should have; generation fills up to it."
+    )
+    round_compare = models.CharField(
+        max_length=16,
+        choices=RoundCompare.choices,
+        default=RoundCompare.BEST,
+        help_text="What new candidates of a judged item are compared with in their new round.",
     )
     members: "models.ManyToManyField[Any, Any]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="feedback_projects"
@@ -108,8 +122,28 @@ class Item(TimeStampedModel):
     judgement_count = models.PositiveIntegerField(
         default=0,
         editable=False,
-        help_text="Current human judgements: kept by feedback.services.judgements, in the "
-        "same transaction as the judgement, so the next-item query reads an index, not a count.",
+        help_text="Current human judgements of the current round: kept by "
+        "feedback.services.judgements, in the same transaction as the judgement, so the "
+        "next-item query reads an index, not a count.",
+    )
+    round = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="The current round (feedback.services.rounds): new candidates of an item "
+        "already judged or held open a new one.",
+    )
+    # Selection scores, written off the annotators' path, read by the next-item query.
+    disagreement = models.FloatField(
+        default=0.0,
+        editable=False,
+        help_text="1 - agreement of the current round's human judgements (0 with fewer than two).",
+    )
+    rm_margin = models.FloatField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Smallest gap between the promoted reward model's scores of the current "
+        "round's responses (scored by a job).",
     )
 
     class Meta:
@@ -125,6 +159,16 @@ class Item(TimeStampedModel):
             models.Index(fields=["project", "-judgement_count", "id"], name="item_next_closest"),
             # Random order starts at a random id and scans upward from there.
             models.Index(fields=["project", "id"], name="item_project_id"),
+            # The disagreement and uncertainty policies: the same scan, by their score.
+            # (Postgres puts NULLs last in ascending order, as the uncertainty query asks.)
+            models.Index(
+                fields=["project", "-disagreement", "-judgement_count", "id"],
+                name="item_next_disagreement",
+            ),
+            models.Index(
+                fields=["project", "rm_margin", "-judgement_count", "id"],
+                name="item_next_uncertainty",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,6 +205,31 @@ class Response(TimeStampedModel):
         return f"response {self.pk} of item {self.item_id}"
 
 
+class Round(models.Model):
+    """The responses shown together in one round of an item.
+
+    Round 1 of an item that never had another is every response of the item and has no
+    row. When new candidates arrive for an item already judged or held, its current round
+    is frozen here (if it was not yet) and a new one opens with the new candidates and the
+    earlier responses the project's ``round_compare`` picks (feedback.services.rounds).
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    response_ids = models.JSONField(default=list, help_text="Response ids, in id order.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "number"], name="round_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="round_number_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.number} of item {self.item_id}"
+
+
 class Judgement(models.Model):
     """One annotator's verdict on one item.
 
@@ -179,6 +248,7 @@ class Judgement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgements"
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.HUMAN)
+    round = models.PositiveIntegerField(default=1, help_text="The item's round judged.")
     ranking = models.JSONField(default=list, blank=True)
     both_bad = models.BooleanField(default=False)
     ratings = models.JSONField(default=dict, blank=True, help_text="{response_id: rating}")
@@ -198,12 +268,13 @@ class Judgement(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["item", "annotator"],
+                fields=["item", "round", "annotator"],
                 condition=Q(is_current=True),
-                name="judgement_one_current_per_annotator",
+                name="judgement_one_current_per_round",
             ),
             models.UniqueConstraint(
-                fields=["item", "annotator", "version"], name="judgement_version_unique"
+                fields=["item", "round", "annotator", "version"],
+                name="judgement_round_version_unique",
             ),
             models.CheckConstraint(
                 condition=Q(not_rankable=True) | ~Q(ranking=[]),
@@ -237,6 +308,7 @@ class Assignment(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    round = models.PositiveIntegerField(default=1, help_text="The item's round handed out.")
     expires_at = models.DateTimeField()
     skip_reason = models.TextField(blank=True)
 

@@ -1,6 +1,8 @@
 """Reads of the feedback app. ``projects_for_user`` is the one answer to "may this user
 see this project?": the pages, the API and the admin all scope their querysets by it."""
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -15,7 +17,7 @@ from feedback.access import ANNOTATING_ROLES as ANNOTATING_ROLES  # the sets liv
 from feedback.access import EXPORTING_ROLES as EXPORTING_ROLES
 from feedback.access import MANAGING_ROLES as MANAGING_ROLES
 from feedback.access import User as User
-from feedback.models import Assignment, Item, Judgement, Membership, Project, Response
+from feedback.models import Assignment, Item, Judgement, Membership, Project, Response, Round
 
 
 def projects_for_user(*, user: User, roles: tuple[str, ...] | None = None) -> QuerySet[Project]:
@@ -123,6 +125,29 @@ def item_response_ids(*, item: Item) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def round_response_ids(*, item: Item, number: int) -> list[int]:
+    """The ids of the responses shown together in round ``number`` of ``item``, in id order.
+
+    Round 1 of an item still in round 1 is every response it has (no row, no extra
+    statement on the annotators' path); any other round was written down when it opened
+    (feedback.services.rounds)."""
+    if number == 1 and item.round == 1:
+        return item_response_ids(item=item)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT response_ids FROM {sql.table(Round)} WHERE item_id = %s AND number = %s",
+            [item.pk, number],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        # Not opened (a round number from a client): it has no responses.
+        return []
+    ids = row[0]
+    if isinstance(ids, str):  # SQLite hands JSON columns back as text
+        ids = json.loads(ids)
+    return sorted(int(pk) for pk in ids)
+
+
 @dataclass(frozen=True)
 class ResponseText:
     content: str
@@ -130,16 +155,22 @@ class ResponseText:
     html_key: str
 
 
-def item_response_texts(*, item: Item) -> dict[int, ResponseText]:
+def item_response_texts(
+    *, item: Item, ids: Collection[int] | None = None
+) -> dict[int, ResponseText]:
     """``item``'s responses' texts by id, in id order (no model names: the page is blind),
-    with their stored renderings."""
+    with their stored renderings; only those of ``ids`` when given."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, content, content_html, content_html_key FROM {sql.table(Response)} "
             "WHERE item_id = %s ORDER BY id",
             [item.pk],
         )
-        return {pk: ResponseText(content, html, key) for pk, content, html, key in cursor}
+        return {
+            pk: ResponseText(content, html, key)
+            for pk, content, html, key in cursor
+            if ids is None or pk in ids
+        }
 
 
 def judgements_for_user(*, user: User, project: Project | None = None) -> QuerySet[Judgement]:

@@ -30,6 +30,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "lease_minutes",
             "order",
             "responses_per_item",
+            "round_compare",
             "created_at",
             "role",
         ]
@@ -53,6 +54,7 @@ class ProjectCreateInput(serializers.Serializer[Any]):
     lease_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
     order = serializers.ChoiceField(choices=Project.Order.choices, required=False)
     responses_per_item = serializers.IntegerField(min_value=2, max_value=20, required=False)
+    round_compare = serializers.ChoiceField(choices=Project.RoundCompare.choices, required=False)
 
 
 class ProjectUpdateInput(ProjectCreateInput):
@@ -165,6 +167,7 @@ class JudgementSerializer(serializers.ModelSerializer[Judgement]):
             "item",
             "annotator",
             "source",
+            "round",
             "ranking",
             "both_bad",
             "ratings",
@@ -205,6 +208,13 @@ class JudgementFieldsInput(serializers.Serializer[Any]):
     time_spent_ms = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=2_000_000_000
     )
+    round = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The item's round judged (default: your lease's, else the newest you "
+        "judged, else the current one).",
+    )
 
 
 class JudgementSubmitInput(JudgementFieldsInput):
@@ -218,6 +228,11 @@ class SkipInput(serializers.Serializer[Any]):
 class AssignmentSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+    round = serializers.IntegerField(help_text="The item's round this lease shows.")
+    response_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The responses of that round: the ones to judge (others are not shown).",
+    )
     item = ItemSerializer()
 
 
@@ -259,9 +274,14 @@ class BlindItemSerializer(serializers.ModelSerializer[Item]):
         read_only_fields = fields
 
     def get_responses(self, item: Item) -> Any:
-        shown = shown_responses(
-            user=self.context["user"], item=item, responses=item.responses.all()
-        )
+        given = self.context.get("shown_ids", {}).get(item.pk)
+        if given is not None:  # a lease: its round's responses, in the shown order
+            by_id = {r.pk: r for r in item.responses.all()}
+            shown = [by_id[i] for i in given if i in by_id]
+        else:
+            shown = shown_responses(
+                user=self.context["user"], item=item, responses=item.responses.all()
+            )
         return BlindResponseSerializer(shown, many=True).data
 
 
@@ -281,4 +301,6 @@ def items_data(items: Any, *, user: Any, role: str) -> Any:
 class BlindAssignmentSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+    round = serializers.IntegerField()
+    response_ids = serializers.ListField(child=serializers.IntegerField())
     item = BlindItemSerializer()

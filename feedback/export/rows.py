@@ -60,6 +60,7 @@ _BASE_COLUMNS = (
     "item__external_id",
     "item__messages",
     "export_responses",
+    "round",
 )
 _FULL_COLUMNS = (
     "flag_reason",
@@ -83,7 +84,8 @@ _FULL_COLUMNS = (
     J_EXTERNAL_ID,
     J_MESSAGES,
     J_RESPONSES,
-) = range(9)
+    J_ROUND,
+) = range(10)
 (
     J_FLAG,
     J_ANNOTATOR,
@@ -95,7 +97,7 @@ _FULL_COLUMNS = (
     J_VERSION,
     J_CREATED,
     J_ITEM_META,
-) = range(9, 19)
+) = range(10, 20)
 R_ID, R_POSITION, R_CONTENT, R_SOURCE, R_MODEL = range(5)
 
 
@@ -193,6 +195,7 @@ class _Item:
     judgements: list[tuple[Any, ...]]
     responses: dict[int, tuple[Any, ...]]
     metadata: Any = None
+    round: int = 1
     _prompt: str | None = field(default=None)
     _position: dict[int, int] | None = field(default=None)
 
@@ -210,13 +213,15 @@ class _Item:
 
 
 def _items(*, project: Project, params: ExportParams) -> Generator[_Item, None, None]:
-    """The project's judged items, each with its judgements and responses, in item order."""
+    """The project's judged items, each with its judgements and responses, in item order:
+    one per round judged (a consensus, an agreement and every pair only ever combine
+    judgements of one round, so responses never shown together are never paired)."""
     full = params.format == "rankings"
     judgements = judgements_for_export(project=project, params=params).annotate(
         export_responses=RawSQL(_RESPONSES_SQL.get(connection.vendor, _RESPONSES_SQL["sqlite"]), ())
     )
     columns = _BASE_COLUMNS + (_FULL_COLUMNS if full else ())
-    rows_in_order = _stream(judgements.order_by("item_id", "id").values_list(*columns))
+    rows_in_order = _stream(judgements.order_by("item_id", "round", "id").values_list(*columns))
     with closing(rows_in_order):
         yield from _group(rows_in_order, params=params, full=full)
 
@@ -225,7 +230,7 @@ def _group(
     rows_in_order: Iterator[tuple[Any, ...]], *, params: ExportParams, full: bool
 ) -> Iterator[_Item]:
     loads = orjson.loads
-    for item_id, group in groupby(rows_in_order, key=itemgetter(J_ITEM)):
+    for (item_id, round_number), group in groupby(rows_in_order, key=itemgetter(J_ITEM, J_ROUND)):
         rows = list(group)
         first = rows[0]
         if params.split is not None:
@@ -239,6 +244,7 @@ def _group(
             judgements=rows,
             responses={r[R_ID]: r for r in loads(first[J_RESPONSES] or "[]")},
             metadata=_json(first[J_ITEM_META]) if full else None,
+            round=round_number,
         )
 
 
@@ -470,6 +476,7 @@ def _judgement_row(item: _Item, row: tuple[Any, ...], score: float | None) -> Ro
     return {
         "judgement_id": row[J_ID],
         "item": _item_dict(item),
+        "round": item.round,
         "responses": _response_list(item),
         "ranking": _json(row[J_RANKING]),
         "both_bad": bool(row[J_BOTH_BAD]),
@@ -497,6 +504,7 @@ def _consensus_row(
     rows = [row for row, _ in rankable]
     return {
         "item": _item_dict(item),
+        "round": item.round,
         "responses": _response_list(item),
         "ranking": ranking,
         "agreement": score,

@@ -27,6 +27,18 @@ Leases are not counted in a column: they expire by the clock, so they are counte
 (per locked item, through an index) where they matter. The statements of this path
 are written in SQL (``core.sql``): it runs for every item an annotator sees.
 
+Rounds (``feedback.services.rounds``): ``judgement_count`` counts the current round's
+judgements, and only the current round's leases, judgements and skips are counted or
+excluded here; a lease of an earlier round stays live for its holder and counts for
+nobody else.
+
+The project's ``order`` is its selection policy: ``closest`` (FIFO, the default: closest
+to completion, then oldest), ``random`` (from a random id, round the project),
+``disagreement`` (``Item.disagreement`` highest first) and ``uncertainty``
+(``Item.rm_margin``, the promoted reward model's smallest margin, lowest first). The
+scores are columns written off this path (the judgement's transaction, a scoring job), so
+each policy is the same one statement over its own index, unscored items last.
+
 On SQLite the database takes its write lock at BEGIN (``transaction_mode=IMMEDIATE``),
 so the same code is simply serial there; ``skip_locked`` is ignored.
 """
@@ -81,13 +93,13 @@ _CANDIDATES_SQL = """
 SELECT {columns} FROM {item} i
 WHERE i.project_id = %(project)s AND i.judgement_count < %(overlap)s {range}
   AND NOT EXISTS (SELECT 1 FROM {judgement} j
-                  WHERE j.item_id = i.id AND j.annotator_id = %(user)s)
+                  WHERE j.item_id = i.id AND j.round = i.round AND j.annotator_id = %(user)s)
   AND NOT EXISTS (SELECT 1 FROM {assignment} a
-                  WHERE a.item_id = i.id AND a.annotator_id = %(user)s
+                  WHERE a.item_id = i.id AND a.annotator_id = %(user)s AND a.round = i.round
                     AND a.status IN (%(skipped)s, %(submitted)s))
   AND i.judgement_count + (SELECT count(*) FROM {assignment} a
                            WHERE a.item_id = i.id AND a.status = %(active)s
-                             AND a.expires_at > %(now)s) < %(overlap)s
+                             AND a.round = i.round AND a.expires_at > %(now)s) < %(overlap)s
   AND (SELECT count(*) FROM (SELECT 1 FROM {response} r WHERE r.item_id = i.id LIMIT 2) two) = 2
 ORDER BY {order}
 LIMIT %(limit)s {lock}
@@ -145,6 +157,10 @@ def _lock_next(*, project: Project, user: User, now: datetime, exclude: list[int
                 : CANDIDATE_BATCH - len(found)
             ]
         return found
+    if project.order == Project.Order.DISAGREEMENT:
+        return run("", "i.disagreement DESC, i.judgement_count DESC, i.id")
+    if project.order == Project.Order.UNCERTAINTY:
+        return run("", "i.rm_margin ASC NULLS LAST, i.judgement_count DESC, i.id")
     return run("", "i.judgement_count DESC, i.id")
 
 
@@ -159,15 +175,15 @@ ORDER BY a.expires_at, a.id
 # its snapshot is newer than any lease committed before the candidate's row lock was
 # taken (the candidate query's own snapshot may be older than that).
 _LEASE_SQL = """
-INSERT INTO {assignment} (created_at, updated_at, item_id, annotator_id, status,
+INSERT INTO {assignment} (created_at, updated_at, item_id, annotator_id, status, round,
                           expires_at, skip_reason)
-SELECT %(created)s, %(created)s, i.id, %(user)s, %(status)s, %(expires)s, ''
+SELECT %(created)s, %(created)s, i.id, %(user)s, %(status)s, i.round, %(expires)s, ''
 FROM {item} i
 WHERE i.id = %(item)s
   AND i.judgement_count + (SELECT count(*) FROM {assignment} a
                            WHERE a.item_id = i.id AND a.status = %(active)s
-                             AND a.expires_at > %(now)s) < %(overlap)s
-RETURNING id
+                             AND a.round = i.round AND a.expires_at > %(now)s) < %(overlap)s
+RETURNING id, round
 """
 
 
@@ -198,6 +214,7 @@ def _lease_take(*, project: Project, user: User, item: Item, now: datetime) -> A
         item=item,
         annotator=user,
         status=Assignment.Status.ACTIVE,
+        round=row[1],
         expires_at=expires,
         created_at=created,
         updated_at=created,
@@ -270,7 +287,9 @@ def assignment_skip(
     annotator_check(project=project, user=user)
     with transaction.atomic():
         annotator_lock(project=project, user=user)
-        if Judgement.objects.filter(item=item, annotator=user, is_current=True).exists():
+        if Judgement.objects.filter(
+            item=item, annotator=user, is_current=True, round=item.round
+        ).exists():
             raise Conflict(
                 "You have already judged this item; change your judgement instead of skipping.",
                 code="already_judged",
@@ -285,6 +304,7 @@ def assignment_skip(
                 item=item,
                 annotator=user,
                 status=Assignment.Status.SKIPPED,
+                round=item.round,
                 expires_at=now,
                 skip_reason=reason,
             )

@@ -1,6 +1,8 @@
 """Judgements: what a valid ranking is (shared by every door) and recording one."""
 
+import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from django.utils import timezone
 from core import sql
 from core.errors import Conflict, NotFound, ValidationError
 from feedback.models import Assignment, Item, Judgement, Project
-from feedback.selectors import item_response_ids
+from feedback.selectors import round_response_ids
 
 Ranking = list[list[int]]
 
@@ -210,15 +212,25 @@ def judgement_submit(
     flag_reason: str = "",
     shown_order: list[int] | None = None,
     time_spent_ms: int | None = None,
+    round: int | None = None,
     now: datetime | None = None,
 ) -> Judgement:
     """Record ``user``'s judgement of ``item``: a new one, or a new version of their current
     one (the old version is kept, no longer current).
 
-    A first judgement counts towards the item's overlap. It is taken while the user holds
-    a live lease on the item; without one (it expired, or was never asked for) it is taken
-    only if the item still needs it, counting others' live leases, and is refused with
-    Conflict (409) otherwise. Bad input raises ValidationError naming the field.
+    A judgement is of one round of the item (feedback.services.rounds): ``round`` when
+    given (the change page names it), else the round of the user's lease on the item,
+    else the newest round they judged (a change), else the item's current round. It is
+    checked against the responses shown in it: a change against the set its current
+    version was shown, a new judgement against the round's responses; a response added
+    later is never part of it.
+
+    A first judgement of the current round counts towards the item's overlap. It is taken
+    while the user holds a live lease on the item; without one (it expired, or was never
+    asked for) it is taken only if the item still needs it, counting others' live leases,
+    and is refused with Conflict (409) otherwise. A first judgement of an earlier round is
+    taken only under a live lease of that round (an item held while a new round opened).
+    Bad input raises ValidationError naming the field.
     """
     # Late import: assignments imports the selectors, which import the models only.
     from feedback.services.assignments import annotator_check, annotator_lock, lease_live_q
@@ -226,29 +238,60 @@ def judgement_submit(
     now = now or timezone.now()
     project = item.project
     annotator_check(project=project, user=user)
-    fields = judgement_clean(
-        project=project,
-        response_ids=item_response_ids(item=item),
-        ranking=ranking,
-        both_bad=both_bad,
-        ratings=ratings,
-        rationale=rationale,
-        not_rankable=not_rankable,
-        flag_reason=flag_reason,
-        shown_order=shown_order,
-        time_spent_ms=time_spent_ms,
-    )
+    if round is not None and (isinstance(round, bool) or not isinstance(round, int) or round < 1):
+        raise _invalid("round", "must be a round number (1 or more)")
     with transaction.atomic():
         annotator_lock(project=project, user=user)
-        judgement_count, current_pk, current_version = _item_lock(item=item, user=user)
-        # The user's lease on the item, if any, is now spent: mark it and read its expiry in
-        # one statement (rolled back with the rest if the judgement is refused).
-        lease_expires = _lease_submit(item=item, user=user)
-        judgement = Judgement(item=item, annotator=user, source=Judgement.Source.HUMAN, **fields)
-        if current_pk is None:
-            if lease_expires is None or lease_expires <= now:
+        judgement_count, item_round, mine = _item_lock(item=item, user=user)
+        if round is not None and round > item_round:
+            raise _invalid("round", f"the item has {item_round} round(s), not {round}")
+        # The user's lease on the item (of the round judged), if any, is now spent: mark it
+        # and read its expiry and round in one statement (rolled back with the rest if the
+        # judgement is refused).
+        lease_expires, lease_round = _lease_submit(item=item, user=user, round=round)
+        if round is not None:
+            judged = round
+        elif lease_round is not None:
+            judged = lease_round
+        elif mine:
+            judged = max(mine)
+        else:
+            judged = item_round
+        current = mine.get(judged)
+        if current is not None and current.shown:
+            response_ids = current.shown
+        else:
+            item.round = item_round
+            response_ids = round_response_ids(item=item, number=judged)
+            if not response_ids:
+                raise _invalid("round", f"round {judged} of this item shows no responses")
+        fields = judgement_clean(
+            project=project,
+            response_ids=response_ids,
+            ranking=ranking,
+            both_bad=both_bad,
+            ratings=ratings,
+            rationale=rationale,
+            not_rankable=not_rankable,
+            flag_reason=flag_reason,
+            shown_order=shown_order,
+            time_spent_ms=time_spent_ms,
+        )
+        lease_live = lease_expires is not None and lease_expires > now
+        judgement = Judgement(
+            item=item, annotator=user, source=Judgement.Source.HUMAN, round=judged, **fields
+        )
+        counted = judged == item_round
+        if current is None:
+            if not counted and not lease_live:
+                raise Conflict(
+                    f"Round {judged} of this item is closed; your lease on it had expired.",
+                    code="not_needed",
+                    details={"item": item.pk, "round": judged},
+                )
+            if counted and not lease_live:
                 others = (
-                    Assignment.objects.filter(lease_live_q(now=now), item=item)
+                    Assignment.objects.filter(lease_live_q(now=now), item=item, round=judged)
                     .exclude(annotator=user)
                     .count()
                 )
@@ -260,32 +303,57 @@ def judgement_submit(
                         details={"item": item.pk},
                     )
             sql.insert(judgement)
-            _item_count_add(item=item)
+            if counted:
+                judgement_count += 1
+                _item_count_add(item=item)
         else:
-            Judgement.objects.filter(pk=current_pk).update(is_current=False)
-            judgement.version = current_version + 1
-            judgement.previous_id = current_pk
+            Judgement.objects.filter(pk=current.pk).update(is_current=False)
+            judgement.version = current.version + 1
+            judgement.previous_id = current.pk
             sql.insert(judgement)
+        if counted and 2 <= judgement_count < project.overlap:
+            _disagreement_update(item=item, round=judged)
     return judgement
 
 
-def _item_lock(*, item: Item, user: User) -> tuple[int, int | None, int]:
-    """Lock ``item``'s row; return its judgement count and ``user``'s current judgement of
-    it (id and version; None and 0 if they have none). The caller holds the annotator's
-    lock, so their current judgement cannot change under this statement's snapshot."""
+@dataclass(frozen=True)
+class _Current:
+    pk: int
+    version: int
+    shown: list[int]  # the responses its version was shown (or ranked), or [] if unknown
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _item_lock(*, item: Item, user: User) -> tuple[int, int, dict[int, _Current]]:
+    """Lock ``item``'s row; return its judgement count, its current round and ``user``'s
+    current judgements of it by round. The caller holds the annotator's lock, so their
+    current judgements cannot change under this statement's snapshot."""
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT i.judgement_count, j.id, j.version FROM {sql.table(Item)} i "
+            f"SELECT i.judgement_count, i.round, j.id, j.version, j.round, j.shown_order, "
+            f"j.ranking FROM {sql.table(Item)} i "
             f"LEFT JOIN {sql.table(Judgement)} j ON j.item_id = i.id "
             "AND j.annotator_id = %s AND j.is_current WHERE i.id = %s" + lock,
             [user.pk, item.pk],
         )
-        row = cursor.fetchone()
-    if row is None:
+        rows = cursor.fetchall()
+    if not rows:
         raise NotFound(f"No item {item.pk}.")
-    count, current_pk, current_version = row
-    return count, current_pk, current_version or 0
+    count, item_round = rows[0][0], rows[0][1]
+    mine: dict[int, _Current] = {}
+    for _, _, pk, version, judged, shown_order, ranking in rows:
+        if pk is None:
+            continue
+        shown = [v for v in _json_value(shown_order) or [] if isinstance(v, int)]
+        if not shown:
+            ranked = _json_value(ranking) or []
+            shown = [v for g in ranked if isinstance(g, list) for v in g if isinstance(v, int)]
+        mine[judged] = _Current(pk=pk, version=version, shown=sorted(set(shown)))
+    return count, item_round, mine
 
 
 def _item_count_add(*, item: Item) -> None:
@@ -296,19 +364,52 @@ def _item_count_add(*, item: Item) -> None:
         )
 
 
-def _lease_submit(*, item: Item, user: User) -> datetime | None:
-    """Mark ``user``'s active lease on ``item`` submitted; return when it expires(d)."""
+def _disagreement_update(*, item: Item, round: int) -> None:
+    """Store how far the round's current human judgements disagree (1 - their agreement
+    with their Copeland consensus): the ``disagreement`` selection policy reads it. Only
+    while the item is still open and has two judgements or more (the item row is locked)."""
+    from feedback.export.pairs import agreement, consensus_copeland
+
+    rankings = [
+        r
+        for r in (
+            _json_value(value)
+            for value in Judgement.objects.filter(
+                item=item,
+                round=round,
+                is_current=True,
+                source=Judgement.Source.HUMAN,
+                not_rankable=False,
+            ).values_list("ranking", flat=True)
+        )
+        if r
+    ]
+    score = 0.0
+    if len(rankings) >= 2:
+        score = 1.0 - agreement(rankings, consensus_copeland(rankings).ranking)
+    Item.objects.filter(pk=item.pk).update(disagreement=score)
+
+
+def _lease_submit(
+    *, item: Item, user: User, round: int | None
+) -> tuple[datetime | None, int | None]:
+    """Mark ``user``'s active lease on ``item`` (of ``round`` when given) submitted; return
+    when it expires(d) and its round."""
+    only_round = "" if round is None else " AND round = %s"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {sql.table(Assignment)} SET status = %s, updated_at = %s "
-            "WHERE item_id = %s AND annotator_id = %s AND status = %s RETURNING expires_at",
+            "WHERE item_id = %s AND annotator_id = %s AND status = %s"
+            + only_round
+            + " RETURNING expires_at, round",
             [
                 Assignment.Status.SUBMITTED,
                 sql.datetime_param(timezone.now()),
                 item.pk,
                 user.pk,
                 Assignment.Status.ACTIVE,
+                *([] if round is None else [round]),
             ],
         )
         row = cursor.fetchone()
-    return None if row is None else sql.datetime_value(row[0])
+    return (None, None) if row is None else (sql.datetime_value(row[0]), row[1])

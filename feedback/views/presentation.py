@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString
 from feedback.blind import shown_order_for
 from feedback.models import Assignment, Item, Judgement, Project
 from feedback.rendering import markdown_render, markdown_render_many, render_key
-from feedback.selectors import item_response_texts
+from feedback.selectors import item_response_texts, round_response_ids
 from feedback.services.rendering import message_texts, messages_key
 
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -38,6 +38,7 @@ class ItemView:
     responses: list[ShownResponse]
     assignment: Assignment | None = None
     judgement: Judgement | None = None
+    round: int = 1
     # Rank mode: one list per rank (ties share one), then the responses not yet ranked.
     slots: list[list[ShownResponse]] = field(default_factory=list)
     unranked: list[ShownResponse] = field(default_factory=list)
@@ -61,11 +62,25 @@ def item_view_build(
     judgement: Judgement | None = None,
 ) -> ItemView:
     project = item.project
-    texts = item_response_texts(item=item)
+    # The round shown: the lease's, the judgement's, else the item's current one. A response
+    # that arrived after it was shown is not part of it (feedback.services.rounds).
+    if assignment is not None:
+        number = assignment.round
+    elif judgement is not None:
+        number = judgement.round
+    else:
+        number = item.round
     if judgement is not None and judgement.shown_order:
+        texts = item_response_texts(item=item, ids=set(judgement.shown_order))
         order = [pk for pk in judgement.shown_order if pk in texts]
     else:
-        order = shown_order_for(user=user, item=item, response_ids=list(texts))
+        ids = (
+            None
+            if number == 1 and item.round == 1
+            else set(round_response_ids(item=item, number=number))
+        )
+        texts = item_response_texts(item=item, ids=ids)
+        order = shown_order_for(user=user, item=item, response_ids=list(texts), round=number)
     ratings = judgement.ratings if judgement is not None else {}
     messages = [m for m in (item.messages or []) if isinstance(m, dict)]
     contents = message_texts(messages)
@@ -99,6 +114,7 @@ def item_view_build(
         responses=shown,
         assignment=assignment,
         judgement=judgement,
+        round=number,
         guidelines_html=markdown_render(project.guidelines) if project.guidelines else None,
     )
     by_id = {r.id: r for r in shown}

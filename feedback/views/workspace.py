@@ -158,6 +158,7 @@ def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpRespons
         flag_reason=_text(data, "flag_reason"),
         shown_order=data.get("shown_order"),
         time_spent_ms=data.get("time_spent_ms"),
+        round=data.get("round"),
     )
     body: dict[str, Any] = {
         "judgement": {"id": judgement.pk, "item": item.pk, "version": judgement.version}
@@ -248,14 +249,19 @@ def item_page(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     mine = judgements_for_user(user=_user(request), project=project).filter(
         item=item, annotator_id=request.user.pk
     )
-    current = mine.filter(is_current=True).first()
+    # One current judgement per round judged: ``?round=N``, else the newest round's.
+    current_all = mine.filter(is_current=True).order_by("-round")
+    wanted = request.GET.get("round", "")
+    if wanted.isdigit():
+        current_all = current_all.filter(round=int(wanted))
+    current = current_all.first()
     if current is None:
         raise Http404("You have not judged this item.")
     view = item_view_build(user=_user(request), item=item, judgement=current)
     labels = {r.id: r.label for r in view.responses}
     history = [
         (old, ranking_text(judgement=old, labels=labels))
-        for old in mine.filter(is_current=False).order_by("-version")
+        for old in mine.filter(is_current=False, round=current.round).order_by("-version")
     ]
     return render(
         request,

@@ -316,6 +316,9 @@
       shown_order: root.dataset.shownOrder.split(",").map(Number),
       time_spent_ms: Math.max(0, Math.round(Date.now() - state.startedAt)),
     };
+    if (root.dataset.round) {
+      data.round = Number(root.dataset.round);
+    }
     var notRankable = root.querySelector(".not-rankable");
     var flagReason = root.querySelector(".flag-reason");
     var rationale = root.querySelector(".rationale");

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from feedback.models import Item, Response
 from feedback.services.rendering import responses_render
+from feedback.services.rounds import candidates_arrived
 from training import engine
 from training.artifacts import artifact_absolute, job_out_dir
 from training.models import TRAIN_KINDS, JobMetric, ModelVersion, TrainingJob
@@ -426,6 +427,11 @@ def _responses_record(
                 )
                 position += 1
         Response.objects.bulk_create(rows)
+        # New candidates of an item already judged or held open a new round on it.
+        new_responses: dict[int, list[int]] = {}
+        for row in rows:
+            new_responses.setdefault(row.item_id, []).append(row.pk)
+        candidates_arrived(project=job.project, new_responses=new_responses)
     # Rendered here, in the worker, so that annotators' pages need not render them.
     responses_render(response_ids=[row.pk for row in rows])
     return len(rows)

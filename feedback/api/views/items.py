@@ -15,8 +15,9 @@ from core.parsers import FormParser, MultiPartParser
 from feedback.access import MANAGING_ROLES
 from feedback.api import serializers as s
 from feedback.api.base import ById, ProjectView, bool_param, text_param
-from feedback.blind import sees_everything, shown_responses
+from feedback.blind import sees_everything, shown_order_for, shown_responses
 from feedback.models import Item, Project, Response
+from feedback.selectors import round_response_ids
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.imports import items_import
 
@@ -187,7 +188,20 @@ class NextView(ProjectView):
         if lease is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
         item = items_with_responses(self.project).get(pk=lease.item_id)
-        data = {"id": lease.pk, "expires_at": lease.expires_at, "item": item}
+        response_ids = round_response_ids(item=item, number=lease.round)
+        if not sees_everything(self.role):
+            # Blind: the round's responses in the order shuffled for this annotator.
+            response_ids = shown_order_for(
+                user=self.user, item=item, response_ids=response_ids, round=lease.round
+            )
+        data = {
+            "id": lease.pk,
+            "expires_at": lease.expires_at,
+            "round": lease.round,
+            "response_ids": response_ids,
+            "item": item,
+        }
         if sees_everything(self.role):
             return ApiResponse(s.AssignmentSerializer(data).data)
-        return ApiResponse(s.BlindAssignmentSerializer(data, context={"user": self.user}).data)
+        context = {"user": self.user, "shown_ids": {item.pk: response_ids}}
+        return ApiResponse(s.BlindAssignmentSerializer(data, context=context).data)

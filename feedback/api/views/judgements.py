@@ -42,6 +42,7 @@ def _submit(user: User, item: Item, fields: dict[str, Any]) -> Judgement:
         flag_reason=fields.get("flag_reason", ""),
         shown_order=fields.get("shown_order"),
         time_spent_ms=fields.get("time_spent_ms"),
+        round=fields.get("round"),
     )
 
 
@@ -145,5 +146,6 @@ class JudgementDetailView(APIView):
             "time_spent_ms": judgement.time_spent_ms,
         }
         fields.update({k: v for k, v in body.validated_data.items() if k in request.data})
+        fields["round"] = judgement.round  # a change is of the round it judged
         new = _submit(user, judgement.item, fields)
         return ApiResponse(s.JudgementSerializer(new).data, status=status.HTTP_201_CREATED)
