@@ -19,7 +19,11 @@ CORPUS = Path(__file__).resolve().parents[2] / "training" / "engine" / "tiny_cor
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT with a WordPiece tokenizer, both built here (no hub): no EOS token."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from transformers import (  # type: ignore[attr-defined]
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+    )
 
     out = tmp_path_factory.mktemp("bert") / "model"
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -44,7 +48,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mask_token="[MASK]",
         model_max_length=128,
     )
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]
         vocab_size=wordpiece.get_vocab_size(),
         hidden_size=64,
         num_hidden_layers=2,
@@ -103,7 +107,10 @@ def test_length_sorted_scoring_matches_one_row_at_a_time(
     model, tokenizer = reward_model_load(reward_model)
     fmt = reward_format_load(reward_model, tokenizer)
     items = [(r["prompt"], r["chosen"]) for r in preference_rows(9)]
-    items[3] = (items[3][0] * 5, items[3][1])  # one long row among short ones
+    items[3] = (
+        [{"role": "user", "content": "a much longer question " * 20}],
+        items[3][1],
+    )  # one long row among short ones
 
     together = score_completions(model, tokenizer, fmt, items, batch_size=4)
     alone = [score_completions(model, tokenizer, fmt, [item], batch_size=1)[0] for item in items]
