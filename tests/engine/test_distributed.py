@@ -259,7 +259,7 @@ def test_processes_and_backend_are_checked_like_any_config_field() -> None:
         1,
         "ddp",
     )
-    cases = [
+    cases: list[tuple[str, dict[str, object], str]] = [
         ("dpo", {"processes": 0}, "processes"),
         ("dpo", {"backend": "horovod", "processes": 2}, "backend"),
         ("dpo", {"backend": "fsdp"}, "backend"),  # a sharded backend with one process
