@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -23,3 +24,9 @@ def api_throttles_off() -> Iterator[None]:
     tokens on purpose): throttling is off except where a test turns it on."""
     with override_settings(API_THROTTLE_RATES={"user": None, "anon": None, "failed_auth": None}):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    """Test users are made by the dozen: hash their passwords cheaply, in every test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
