@@ -319,6 +319,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.job_run": {"queue": "gpu"},
     "training.tasks.jobs_reap": {"queue": "default"},
     "training.tasks.retrain_check": {"queue": "default"},
+    "training.tasks.retrain_advance": {"queue": "default"},
     "feedback.tasks.assignments_expire": {"queue": "default"},
     "feedback.tasks.project_render": {"queue": "default"},
     "feedback.tasks.import_run": {"queue": "default"},
