@@ -8,6 +8,7 @@ from pathlib import Path
 
 from training.engine.config import TrainConfig, config_coerce, method_get
 from training.engine.data import data_read, data_split
+from training.engine.distributed import barrier, rank_hooks
 from training.engine.errors import ConfigError, EngineError
 from training.engine.results import Hooks, Progress, TrainResult
 
@@ -56,7 +57,7 @@ def train(
         eval_rows=eval_rows,
         base=str(base),
         out=out,
-        hooks=hooks or Hooks(),
+        hooks=rank_hooks(hooks or Hooks()),  # rank 0 alone reports
         reward_model=str(reward_model) if reward_model else None,
     )
     run.log(
@@ -80,6 +81,7 @@ def train(
             )
         )
     run.log(f"{'cancelled' if outcome.cancelled else 'finished'} after {outcome.steps} steps")
+    barrier()  # under a launcher the other ranks wait until rank 0 has written model and card
     return TrainResult(
         model_dir=run.model_dir,
         metrics=outcome.metrics,
