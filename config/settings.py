@@ -11,7 +11,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 
-from training.engine.config import METHODS  # plain Python, no Django: the one list of methods
+from training.engine.catalog import METHODS  # plain Python, no Django: the one list of methods
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
 # Time limits per job kind, in seconds (soft: the task is told and marks the job failed;
 # hard: the child process is killed). A late-acked message must not come back while its
 # job still runs, so the visibility timeout is longer than the longest hard limit.
-# TRAINING_LIMIT_<METHOD> for each training method (defaults from training.engine.config.METHODS).
+# TRAINING_LIMIT_<METHOD> for each training method (defaults from training.engine.catalog.METHODS).
 TRAINING_TIME_LIMITS: dict[str, int] = {
     **{
         m.name: env.int(f"TRAINING_LIMIT_{m.name.upper()}", default=m.time_limit_hours * 60 * 60)

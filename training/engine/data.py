@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.engine.config import method_get
+from training.engine.catalog import method_get
 from training.engine.errors import DataError
 
 
