@@ -43,6 +43,25 @@ class ParsedResponse:
 
 
 @dataclass
+class ParsedJudgement:
+    """One named annotator's judgement of a row's responses (indexes, not ids)."""
+
+    annotator: str
+    ranking: list[list[int]] | None
+    both_bad: bool = False
+    ratings: dict[int, int] = field(default_factory=dict)
+    rationale: str = ""
+
+
+@dataclass
+class ParsedGold:
+    """The expected answer of a gold item (indexes into the row's responses)."""
+
+    ranking: list[list[int]]
+    both_bad: bool = False
+
+
+@dataclass
 class ParsedItem:
     """One item ready to be written. ``ranking`` holds indexes into ``responses``."""
 
@@ -54,6 +73,10 @@ class ParsedItem:
     # True when the id comes from the data itself (an OASST message id), not from an id
     # the user wrote: a repeat then means "the same item again" rather than a mistake.
     external_id_derived: bool = False
+    # Several annotators' judgements (the native ``judgements`` field) and the expected
+    # answer of a gold item (``gold``).
+    judgements: list[ParsedJudgement] = field(default_factory=list)
+    gold: ParsedGold | None = None
 
     def content_id(self) -> str:
         """A stable id derived from the content, for rows that carry none."""
