@@ -59,6 +59,7 @@ test: lint typecheck pytest
 # Every benchmark at a tiny size: it runs and prints its figures (not a measurement).
 bench-smoke: install
 	nice $(PY) bench/train.py --processes 2 --pairs 16 --repeats 1
+	nice $(PY) bench/import_memory.py --smoke --db feedback_bench_import_mem_smoke
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
