@@ -58,3 +58,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+
+# Tiny sizes of the benchmarks of issue 13 (the leaderboard fit, active labelling).
+bench-smoke:
+	$(BIN)/python bench/leaderboard.py --smoke
+	$(BIN)/python bench/active.py --smoke
