@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedback
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_CACHE_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install install-dev demo test lint typecheck pytest services migrate clean
+.PHONY: install install-dev demo test lint typecheck pytest services migrate clean screenshots
 
 # A stamp per requirements file keeps `make install` idempotent and quick.
 $(VENV)/.installed: requirements.txt
@@ -63,3 +63,7 @@ clean:
 bench-smoke:
 	$(BIN)/python bench/leaderboard.py --smoke
 	$(BIN)/python bench/active.py --smoke
+
+# The README's screenshots (docs/screenshots/), from a throw-away demo: see tools/screenshots.py.
+screenshots: install-dev
+	$(BIN)/python tools/screenshots.py

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 
+from training.engine.config import METHODS  # plain Python, no Django: the one list of methods
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -263,13 +265,12 @@ SPECTACULAR_SETTINGS = {
 # Time limits per job kind, in seconds (soft: the task is told and marks the job failed;
 # hard: the child process is killed). A late-acked message must not come back while its
 # job still runs, so the visibility timeout is longer than the longest hard limit.
+# TRAINING_LIMIT_<METHOD> for each training method (defaults from training.engine.config.METHODS).
 TRAINING_TIME_LIMITS: dict[str, int] = {
-    "reward": env.int("TRAINING_LIMIT_REWARD", default=4 * 60 * 60),
-    "dpo": env.int("TRAINING_LIMIT_DPO", default=8 * 60 * 60),
-    "kto": env.int("TRAINING_LIMIT_KTO", default=8 * 60 * 60),
-    "ppo": env.int("TRAINING_LIMIT_PPO", default=12 * 60 * 60),
-    "grpo": env.int("TRAINING_LIMIT_GRPO", default=12 * 60 * 60),
-    "rloo": env.int("TRAINING_LIMIT_RLOO", default=12 * 60 * 60),
+    **{
+        m.name: env.int(f"TRAINING_LIMIT_{m.name.upper()}", default=m.time_limit_hours * 60 * 60)
+        for m in METHODS.values()
+    },
     "generate": env.int("TRAINING_LIMIT_GENERATE", default=2 * 60 * 60),
     "evaluate": env.int("TRAINING_LIMIT_EVALUATE", default=2 * 60 * 60),
 }

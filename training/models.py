@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from feedback.models import Project
+from training.engine.config import METHODS
 
 
 class DatasetSnapshot(models.Model):
@@ -48,22 +49,26 @@ class DatasetSnapshot(models.Model):
         return f"snapshot {self.pk} of {self.project.slug} ({self.format})"
 
 
-class JobKind(models.TextChoices):
-    REWARD = "reward", "Reward model"
-    DPO = "dpo", "DPO"
-    PPO = "ppo", "PPO"
-    GRPO = "grpo", "GRPO"
-    RLOO = "rloo", "RLOO"
-    KTO = "kto", "KTO"
-    GENERATE = "generate", "Generate candidates"
-    EVALUATE = "evaluate", "Evaluate win rate"
-
+# The engine's methods (training.engine.config.METHODS, the one list of them) and two more kinds.
+# (django-stubs types only the class form of TextChoices, hence the ignore.)
+JobKind: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-overload]
+    "JobKind",
+    [(m.name.upper(), (m.name, m.label)) for m in METHODS.values()]
+    + [
+        ("GENERATE", ("generate", "Generate candidates")),
+        ("EVALUATE", ("evaluate", "Evaluate win rate")),
+    ],
+)
 
 # Kinds that train a model with the engine, and which model kind each produces.
-TRAIN_KINDS: tuple[str, ...] = ("reward", "dpo", "ppo", "grpo", "rloo", "kto")
-POLICY_KINDS: tuple[str, ...] = ("dpo", "ppo", "grpo", "rloo", "kto")
-# Online methods score their samples with a reward model.
-NEEDS_REWARD_MODEL: tuple[str, ...] = ("ppo", "grpo", "rloo", "evaluate")
+TRAIN_KINDS: tuple[str, ...] = tuple(METHODS)
+POLICY_KINDS: tuple[str, ...] = tuple(m.name for m in METHODS.values() if m.produces == "policy")
+# Online methods score their samples with a reward model; so does evaluation.
+NEEDS_REWARD_MODEL: tuple[str, ...] = (
+    *(m.name for m in METHODS.values() if m.needs_reward_model),
+    "evaluate",
+)
+_METHOD_NAMES = f"{', '.join(TRAIN_KINDS[:-1])} or {TRAIN_KINDS[-1]}"
 
 
 class TrainingJob(models.Model):
@@ -219,7 +224,7 @@ class ModelVersion(models.Model):
     snapshot = models.ForeignKey(
         DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="models"
     )
-    method = models.CharField(max_length=16, help_text="reward, dpo, ppo, grpo, rloo or kto")
+    method = models.CharField(max_length=16, help_text=_METHOD_NAMES)
     artifact_path = models.CharField(max_length=500, help_text="Relative to ARTIFACT_DIR.")
     metrics = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)

@@ -12,12 +12,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
 from feedback.export.params import AGGREGATES, FORMATS, PAIR_MODES, SOURCES, TIE_MODES
 from training.job_form import FormErrors, job_form_options, job_form_submit
-from training.models import JobKind, ModelVersion, TrainingJob
+from training.models import NEEDS_REWARD_MODEL, TRAIN_KINDS, JobKind, ModelVersion, TrainingJob
+from training.registry_view import NODE_H, registry_rows
 from training.selectors import (
     job_get_for_user,
     jobs_for_user,
@@ -90,6 +93,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
         {
             "projects": projects.order_by("name"),
             "kinds": kinds,
+            "train_kinds": " ".join(TRAIN_KINDS),
+            "reward_model_kinds": " ".join(NEEDS_REWARD_MODEL),
             **options,
             "formats": FORMATS,
             "pair_modes": PAIR_MODES,
@@ -127,8 +132,20 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "config_json": json.dumps(job.config, indent=2),
             "result_json": json.dumps(job.result, indent=2),
             "finished": job.status in TrainingJob.FINISHED,
+            "duration": _duration(job),
         },
     )
+
+
+def _duration(job: TrainingJob) -> str:
+    if job.started_at is None:
+        return ""
+    end = job.finished_at or timezone.now()
+    seconds = max(0, round((end - job.started_at).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours} h " if hours else "") + (f"{minutes} min " if hours or minutes else "")
+    return f"{text}{secs} s" + ("" if job.finished_at else " so far")
 
 
 @login_required
@@ -158,15 +175,21 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
 
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
-    projects = training_projects_for_user(user=request.user)
+    projects = training_projects_for_user(user=request.user).order_by("name")
     if not projects.exists():
         raise Http404("No project whose training you manage.")
-    versions = list(
-        models_for_user(user=request.user)
-        .select_related("project", "parent__project", "snapshot", "job")
-        .order_by("project__name", "kind", "-number")[:300]
+    slug = request.GET.get("project", "")
+    versions = models_for_user(user=request.user).select_related(
+        "project", "parent__project", "snapshot", "job"
     )
-    return render(request, "training/model_list.html", {"versions": versions, "projects": projects})
+    if slug:
+        versions = versions.filter(project__slug=slug)
+    rows = registry_rows(list(versions.order_by("project__name", "kind", "-number")[:300]))
+    return render(
+        request,
+        "training/model_list.html",
+        {"rows": rows, "projects": projects, "project": slug, "node_h": NODE_H},
+    )
 
 
 @login_required
@@ -186,4 +209,7 @@ def model_action(request: HttpRequest, version_id: int, action: str) -> HttpResp
     except ApplicationError as exc:
         _or_404(exc)
         messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    if back.startswith("?project="):
+        return redirect(f"{reverse('training-models')}{back}")
     return redirect("training-models")

@@ -24,18 +24,25 @@ def assignment_reopen(
     annotator_check(project=project, user=user)
     with transaction.atomic():
         annotator_lock(project=project, user=user)
+        locked = Item.objects.select_for_update().get(pk=item.pk)
+        # Only a skip of the item's current round (feedback.services.rounds) can reopen.
         skip = (
-            Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.SKIPPED)
+            Assignment.objects.filter(
+                item=item, annotator=user, status=Assignment.Status.SKIPPED, round=locked.round
+            )
             .select_for_update()
             .order_by("-pk")
             .first()
         )
         if skip is None:
-            raise NotFound("You have not skipped this item.")
-        if Judgement.objects.filter(item=item, annotator=user, is_current=True).exists():
+            raise NotFound("You have not skipped this item in its current round.")
+        if Judgement.objects.filter(
+            item=item, annotator=user, is_current=True, round=locked.round
+        ).exists():
             raise Conflict("You have judged this item already.", code="already_judged")
-        locked = Item.objects.select_for_update().get(pk=item.pk)
-        live = Assignment.objects.filter(lease_live_q(now=now), item=locked).count()
+        live = Assignment.objects.filter(
+            lease_live_q(now=now), item=locked, round=locked.round
+        ).count()
         if locked.judgement_count + live >= project.overlap:
             raise Conflict(
                 "Others have taken every place on this item meanwhile; it stays skipped.",

@@ -35,7 +35,7 @@ def project_import(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "formats": IMPORT_FORMATS,
             "item_count": Item.objects.filter(project=project).count(),
-            "api_url": f"/api/projects/{project.slug}/items/import/",
+            "api_url": f"/api/projects/{project.slug}/imports/",
         },
     )
 

@@ -42,6 +42,7 @@ SETTINGS_FIELDS = (
     "rating_scale",
     "rationale",
     "responses_per_item",
+    "round_compare",
 )
 
 

@@ -169,28 +169,69 @@
           if (e.loaded >= e.total) stage.textContent = "Checking every row…";
         }
       });
-      xhr.addEventListener("load", function () {
+      var showResult = function (answer) {
         done();
+        result.textContent = "";
+        result.className = "import-ok";
+        result.appendChild(el("p", "Imported " + chosen.name + ":", "ok-title"));
+        var list = el("ul", null, "counts");
+        [["items created", answer.items_created], ["items already there", answer.items_existing],
+         ["responses", answer.responses_created], ["judgements", answer.judgements_created],
+         ["rows read", answer.rows_read], ["rows skipped", answer.rows_skipped]]
+          .forEach(function (pair) { list.appendChild(el("li", pair[1] + " " + pair[0])); });
+        result.appendChild(list);
+        (answer.warnings || []).slice(0, 20).forEach(function (w) {
+          result.appendChild(el("p", "warning, row " + w.row + ": " + w.message, "hint"));
+        });
+        var count = document.getElementById("item-count");
+        if (count) count.textContent = String(Number(count.textContent) + (answer.items_created || 0));
+      };
+      var showRefusal = function (info) {
+        done();
+        showError(result, info);
+        result.insertBefore(el("p", "Nothing was written.", "strong"), result.firstChild);
+      };
+      // The worker imports the stored file; its job says how far it got, then the counts
+      // or every row error. A poll that fails on the network is simply tried again.
+      var follow = function (jobUrl) {
+        fetch(jobUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) {
+            if (!r.ok) throw new Error("HTTP " + r.status);
+            return r.json();
+          })
+          .then(function (job) {
+            if (job.status === "succeeded") {
+              showResult(job.result || {});
+            } else if (job.status === "failed") {
+              showRefusal({
+                message: job.message || "The import was refused.",
+                lines: (job.errors || []).map(function (e) {
+                  var where = [];
+                  if (e.row !== null && e.row !== undefined) where.push("row " + e.row);
+                  if (e.field) where.push("field '" + e.field + "'");
+                  return (where.length ? where.join(", ") + ": " : "") + e.message;
+                }),
+                count: job.error_count,
+              });
+            } else {
+              bar.value = Math.round(100 * (job.progress || 0));
+              stage.textContent = job.status === "queued"
+                ? "Uploaded; waiting for a worker…"
+                : "Importing: " + job.rows_read + " rows read (" + Math.round(100 * (job.progress || 0)) + "%)…";
+              setTimeout(function () { follow(jobUrl); }, 700);
+            }
+          })
+          .catch(function () { setTimeout(function () { follow(jobUrl); }, 2000); });
+      };
+      xhr.addEventListener("load", function () {
         var answer = {};
         try { answer = JSON.parse(xhr.responseText); } catch (ignored) { answer = {}; }
-        result.textContent = "";
-        if (xhr.status === 201) {
-          result.className = "import-ok";
-          result.appendChild(el("p", "Imported " + chosen.name + ":", "ok-title"));
-          var list = el("ul", null, "counts");
-          [["items created", answer.items_created], ["items already there", answer.items_existing],
-           ["responses", answer.responses_created], ["judgements", answer.judgements_created],
-           ["rows read", answer.rows_read], ["rows skipped", answer.rows_skipped]]
-            .forEach(function (pair) { list.appendChild(el("li", pair[1] + " " + pair[0])); });
-          result.appendChild(list);
-          (answer.warnings || []).slice(0, 20).forEach(function (w) {
-            result.appendChild(el("p", "warning, row " + w.row + ": " + w.message, "hint"));
-          });
-          var count = document.getElementById("item-count");
-          if (count) count.textContent = String(Number(count.textContent) + (answer.items_created || 0));
+        if (xhr.status === 202 && answer.id) {
+          bar.value = 0;
+          stage.textContent = "Uploaded; waiting for a worker…";
+          follow(importForm.dataset.url + answer.id + "/");
         } else {
-          showError(result, errorLines(answer, "The import failed (HTTP " + xhr.status + ")."));
-          result.insertBefore(el("p", "Nothing was written.", "strong"), result.firstChild);
+          showRefusal(errorLines(answer, "The import failed (HTTP " + xhr.status + ")."));
         }
       });
       ["error", "abort", "timeout"].forEach(function (name) {

@@ -20,9 +20,11 @@
 
   function poll() {
     fetch(table.dataset.api, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status); // tried again below
+        return r.json();
+      })
       .then(function (body) {
-        if (!body) return;
         body.results.forEach(update);
         var live = body.results.some(function (j) { return FINISHED.indexOf(j.status) < 0; });
         setTimeout(poll, live ? 2000 : 10000);

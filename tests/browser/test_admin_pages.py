@@ -10,10 +10,16 @@ from typing import Any
 
 import pytest
 
-from feedback.models import Item, Judgement, Membership, Project
+from feedback.models import ImportJob, Item, Judgement, Membership, Project
 from feedback.services.judgements import judgement_submit
 from tests.browser.conftest import log_in
 from tests.factories import items_make, project_make, response_ids, user_make
+from tests.training.conftest import (  # noqa: F401  (fixtures: a real worker for imports)
+    celery_env,
+    start_worker,
+    tiny_model,
+    training_env,
+)
 from training.models import DatasetSnapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -124,8 +130,12 @@ def test_settings_lock_the_mode_once_judgements_exist_and_say_why(
 
 
 def test_import_lists_a_bad_row_writes_nothing_then_imports_a_good_file(
-    live_server: Any, page: Any, tmp_path: Path
+    live_server: Any,
+    page: Any,
+    tmp_path: Path,
+    start_worker: Any,  # noqa: F811
 ) -> None:
+    start_worker()  # background imports run on the default queue
     project = project_make(slug="imp", overlap=1)
     user_make("boss", project=project, role=Membership.Role.ADMIN)
     bad = tmp_path / "bad.jsonl"
@@ -138,17 +148,19 @@ def test_import_lists_a_bad_row_writes_nothing_then_imports_a_good_file(
     page.set_input_files("#import-file", str(bad))
     page.click("#import-submit")
     result = page.locator("#import-result")
-    result.get_by_text("Nothing was written.").wait_for()
+    result.get_by_text("Nothing was written.").wait_for(timeout=60_000)
     assert "row 3, field 'responses'" in result.inner_text()
     assert not Item.objects.filter(project=project).exists()
 
     page.set_input_files("#import-file", str(good))
     page.click("#import-submit")
-    result.get_by_text("40 items created").wait_for()
+    result.get_by_text("40 items created").wait_for(timeout=60_000)
     assert "40 judgements" in result.inner_text()
     assert page.locator("#item-count").inner_text() == "40"
     assert Item.objects.filter(project=project).count() == 40
     assert Judgement.objects.filter(item__project=project).count() == 40
+    jobs = list(ImportJob.objects.filter(project=project).order_by("pk"))
+    assert [job.status for job in jobs] == ["failed", "succeeded"]  # both in the background
     _assert_only_refusals(page)
 
 

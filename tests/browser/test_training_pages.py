@@ -60,11 +60,11 @@ def test_admin_watches_the_curves_of_a_running_job_grow(
     page.wait_for_selector("#charts .uplot canvas")
     titles = page.locator("#charts .u-title").all_text_contents()
     assert titles == ["loss", "accuracy"]  # loss first, as the page orders curves
-    assert page.locator("#steps").text_content() == "3/12"
+    assert page.locator("#steps").text_content() == "step 3 of 12"
 
     # The worker reports more steps; the page polls and redraws without a reload.
     _report(job, range(4, 10))
-    page.wait_for_function("() => document.getElementById('steps').textContent === '9/12'")
+    page.wait_for_function("() => document.getElementById('steps').textContent === 'step 9 of 12'")
     assert "step 9: loss 0.078" in page.locator("#log").text_content()
     assert page.locator("#charts .uplot").count() == 2
     if SCREENSHOTS:

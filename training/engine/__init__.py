@@ -11,6 +11,7 @@ from training.engine.config import (
     GenerateConfig,
     GRPOConfig,
     KTOConfig,
+    Method,
     PPOConfig,
     RewardConfig,
     RLOOConfig,
@@ -18,6 +19,7 @@ from training.engine.config import (
     config_defaults,
     config_from_dict,
     config_schema,
+    method_get,
 )
 from training.engine.errors import ConfigError, DataError, EngineError, ModelNotFoundError
 from training.engine.evaluate import (
@@ -40,6 +42,7 @@ __all__ = [
     "GenerateConfig",
     "Hooks",
     "KTOConfig",
+    "Method",
     "ModelNotFoundError",
     "PPOConfig",
     "Progress",
@@ -56,5 +59,6 @@ __all__ = [
     "evaluate_text_metrics",
     "evaluate_win_rate",
     "generate",
+    "method_get",
     "train",
 ]

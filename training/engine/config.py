@@ -1,124 +1,176 @@
-"""One typed config dataclass per training method, with documented defaults, and their validation.
+"""One typed config dataclass per training method, validated by pydantic, and the table of methods.
 
-Every field carries its help text and bounds in `metadata`, so `config_schema` can describe it to a
-form or the API docs and `config_from_dict` can validate a user's values with the field named in the
-error. Nothing here imports torch.
+Each config is a pydantic dataclass: a field's type, default, help (`description`) and bounds
+(`ge`/`le` inclusive, `gt`/`lt` strict, a `Literal` for choices) are declared once, on the field.
+pydantic checks and coerces values (1 -> 1.0, "1e-5" -> 1e-5); `build_config` turns its errors
+into a `ConfigError` naming the field, `config_schema` describes the fields to a form or the API
+docs. Cross-field rules live in each class's `check`, run by pydantic after the fields.
+
+`METHODS` is the one list of training methods: every other place (the job kinds, the CLI, the
+form, the data checks, the time limits) reads it. Nothing here imports torch or Django.
+
+To add a field: declare it on the class, `name: Type = Field(default=..., description=..., ge=...)`.
+To add a method: write its config class and its `training.engine.methods` module, then add one
+`Method` row to `METHODS`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
+
+import annotated_types
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 from training.engine.errors import ConfigError
 
-METHODS: tuple[str, ...] = ("reward", "dpo", "ppo", "grpo", "rloo", "kto")
+
+def _not_bool(kind: str) -> BeforeValidator:
+    """pydantic's lax mode reads true as 1; a hyperparameter given as true/false is a mistake."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            raise PydanticCustomError(kind, "bool given for a number")
+        return value
+
+    return BeforeValidator(check)
 
 
-def _f(
-    default: Any,
-    help: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    above: float | None = None,
-    below: float | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """A field with help text and bounds (minimum/maximum inclusive, above/below strict)."""
-    bounds = {"minimum": minimum, "maximum": maximum, "above": above, "below": below}
-    meta: dict[str, Any] = {"help": help, **{k: v for k, v in bounds.items() if v is not None}}
-    if choices is not None:
-        meta["choices"] = choices
-    return field(default=default, metadata=meta)
+# Field types: whole numbers and numbers accept numeric text and 1.0 for 1, never true/false;
+# booleans and text are strict.
+Whole = Annotated[int, _not_bool("int_type")]
+Number = Annotated[float, _not_bool("float_type")]
+Bool = StrictBool
+Text = StrictStr
+
+_PYDANTIC = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class TrainConfig:
     """Fields every method shares. Subclasses override `learning_rate` and `max_length` defaults."""
 
-    max_steps: int = _f(
-        -1, "Stop after this many optimizer steps; -1 trains for num_train_epochs.", minimum=-1
+    max_steps: Whole = Field(
+        default=-1,
+        description="Stop after this many optimizer steps; -1 trains for num_train_epochs.",
+        ge=-1,
     )
-    num_train_epochs: float = _f(1.0, "Passes over the training split.", above=0)
-    learning_rate: float = _f(1e-5, "Peak learning rate (AdamW, linear decay).", above=0)
-    per_device_train_batch_size: int = _f(8, "Rows per batch on each device.", minimum=1)
-    gradient_accumulation_steps: int = _f(
-        1, "Batches accumulated per optimizer step (effective batch = batch x this).", minimum=1
+    num_train_epochs: Number = Field(
+        default=1.0, description="Passes over the training split.", gt=0
     )
-    max_length: int = _f(512, "Longest sequence in tokens (prompt + response).", minimum=8)
-    seed: int = _f(42, "Random seed for the split, sampling and initialisation.", minimum=0)
-    eval_fraction: float = _f(
-        0.1, "Share of rows held out for evaluation (0 disables it).", minimum=0, below=1
+    learning_rate: Number = Field(
+        default=1e-5, description="Peak learning rate (AdamW, linear decay).", gt=0
     )
-    use_lora: bool = _f(False, "Train LoRA adapters instead of all weights.")
-    lora_r: int = _f(16, "LoRA rank.", minimum=1)
-    lora_alpha: int = _f(32, "LoRA scaling numerator (scale = alpha / r).", minimum=1)
-    merge_lora: bool = _f(True, "Merge LoRA adapters into the saved model (else save adapters).")
-    save_steps: int = _f(50, "Write a resumable checkpoint every this many steps.", minimum=1)
-    logging_steps: int = _f(5, "Report progress and metrics every this many steps.", minimum=1)
+    per_device_train_batch_size: Whole = Field(
+        default=8, description="Rows per batch on each device.", ge=1
+    )
+    gradient_accumulation_steps: Whole = Field(
+        default=1,
+        description="Batches accumulated per optimizer step (effective batch = batch x this).",
+        ge=1,
+    )
+    max_length: Whole = Field(
+        default=512, description="Longest sequence in tokens (prompt + response).", ge=8
+    )
+    seed: Whole = Field(
+        default=42, description="Random seed for the split, sampling and initialisation.", ge=0
+    )
+    eval_fraction: Number = Field(
+        default=0.1,
+        description="Share of rows held out for evaluation (0 disables it).",
+        ge=0,
+        lt=1,
+    )
+    use_lora: Bool = Field(default=False, description="Train LoRA adapters instead of all weights.")
+    lora_r: Whole = Field(default=16, description="LoRA rank.", ge=1)
+    lora_alpha: Whole = Field(
+        default=32, description="LoRA scaling numerator (scale = alpha / r).", ge=1
+    )
+    merge_lora: Bool = Field(
+        default=True, description="Merge LoRA adapters into the saved model (else save adapters)."
+    )
+    save_steps: Whole = Field(
+        default=50, description="Write a resumable checkpoint every this many steps.", ge=1
+    )
+    logging_steps: Whole = Field(
+        default=5, description="Report progress and metrics every this many steps.", ge=1
+    )
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> TrainConfig:
+        self.check()
+        return self
 
     def check(self) -> None:
-        """Cross-field rules; subclasses extend it."""
+        """Cross-field rules (raise ConfigError naming the field); subclasses extend it."""
         if self.max_steps == 0:
             raise ConfigError("must be -1 (use epochs) or a positive number", field="max_steps")
 
 
-@dataclass
+_LR = "Peak learning rate (AdamW, linear decay)."
+
+
+@dataclass(config=_PYDANTIC)
 class RewardConfig(TrainConfig):
     """Reward model (Bradley-Terry) from preference pairs, with TRL's RewardTrainer."""
 
-    learning_rate: float = _f(1e-4, "Peak learning rate (AdamW, linear decay).", above=0)
-    max_length: int = _f(
-        1024, "Longest prompt+response in tokens; longer pairs are dropped and counted.", minimum=8
+    learning_rate: Number = Field(default=1e-4, description=_LR, gt=0)
+    max_length: Whole = Field(
+        default=1024,
+        description="Longest prompt+response in tokens; longer pairs are dropped and counted.",
+        ge=8,
     )
-    center_rewards_coefficient: float | None = _f(
-        None, "Weight of a loss term that keeps rewards centred on zero (None: off).", minimum=0
+    center_rewards_coefficient: Number | None = Field(
+        default=None,
+        description="Weight of a loss term that keeps rewards centred on zero (None: off).",
+        ge=0,
     )
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class DPOConfig(TrainConfig):
     """Direct Preference Optimization from preference pairs, with TRL's DPOTrainer."""
 
-    learning_rate: float = _f(1e-6, "Peak learning rate (AdamW, linear decay).", above=0)
-    max_length: int = _f(
-        1024, "Longest prompt+response in tokens; longer ones are truncated.", minimum=8
+    learning_rate: Number = Field(default=1e-6, description=_LR, gt=0)
+    max_length: Whole = Field(
+        default=1024,
+        description="Longest prompt+response in tokens; longer ones are truncated.",
+        ge=8,
     )
-    beta: float = _f(0.1, "Strength of the pull towards the reference model.", above=0)
-    loss_type: str = _f(
-        "sigmoid",
-        "DPO loss variant.",
-        choices=(
-            "sigmoid",
-            "hinge",
-            "ipo",
-            "robust",
-            "bco_pair",
-            "sppo_hard",
-            "apo_zero",
-            "apo_down",
-        ),
+    beta: Number = Field(
+        default=0.1, description="Strength of the pull towards the reference model.", gt=0
     )
-    label_smoothing: float = _f(
-        0.0, "Assumed share of flipped labels (robust/cDPO).", minimum=0, below=0.5
+    loss_type: Literal[
+        "sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "apo_zero", "apo_down"
+    ] = Field(default="sigmoid", description="DPO loss variant.")
+    label_smoothing: Number = Field(
+        default=0.0, description="Assumed share of flipped labels (robust/cDPO).", ge=0, lt=0.5
     )
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class KTOConfig(TrainConfig):
     """Kahneman-Tversky Optimization from unpaired good/bad examples, with TRL's KTOTrainer."""
 
-    learning_rate: float = _f(1e-6, "Peak learning rate (AdamW, linear decay).", above=0)
-    max_length: int = _f(1024, "Longest prompt+completion in tokens.", minimum=8)
-    beta: float = _f(0.1, "Strength of the pull towards the reference model.", above=0)
-    desirable_weight: float = _f(1.0, "Loss weight of rows labelled good.", above=0)
-    undesirable_weight: float = _f(1.0, "Loss weight of rows labelled bad.", above=0)
+    learning_rate: Number = Field(default=1e-6, description=_LR, gt=0)
+    max_length: Whole = Field(
+        default=1024, description="Longest prompt+completion in tokens.", ge=8
+    )
+    beta: Number = Field(
+        default=0.1, description="Strength of the pull towards the reference model.", gt=0
+    )
+    desirable_weight: Number = Field(
+        default=1.0, description="Loss weight of rows labelled good.", gt=0
+    )
+    undesirable_weight: Number = Field(
+        default=1.0, description="Loss weight of rows labelled bad.", gt=0
+    )
 
     def check(self) -> None:
         super().check()
@@ -128,20 +180,28 @@ class KTOConfig(TrainConfig):
             )
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class _OnlineConfig(TrainConfig):
     """Online RL with the trained reward model as the reward function (GRPO and RLOO)."""
 
-    learning_rate: float = _f(1e-6, "Peak learning rate (AdamW, linear decay).", above=0)
-    max_length: int = _f(
-        512, "Longest prompt in tokens; longer prompts are dropped and counted.", minimum=8
+    learning_rate: Number = Field(default=1e-6, description=_LR, gt=0)
+    max_length: Whole = Field(
+        default=512,
+        description="Longest prompt in tokens; longer prompts are dropped and counted.",
+        ge=8,
     )
-    num_generations: int = _f(4, "Completions sampled per prompt (the group).", minimum=2)
-    max_completion_length: int = _f(64, "Longest sampled completion in tokens.", minimum=1)
-    temperature: float = _f(1.0, "Sampling temperature.", above=0)
-    top_p: float = _f(1.0, "Nucleus sampling threshold.", above=0, maximum=1)
-    beta: float = _f(
-        0.0, "KL penalty towards the reference model (0: no reference model).", minimum=0
+    num_generations: Whole = Field(
+        default=4, description="Completions sampled per prompt (the group).", ge=2
+    )
+    max_completion_length: Whole = Field(
+        default=64, description="Longest sampled completion in tokens.", ge=1
+    )
+    temperature: Number = Field(default=1.0, description="Sampling temperature.", gt=0)
+    top_p: Number = Field(default=1.0, description="Nucleus sampling threshold.", gt=0, le=1)
+    beta: Number = Field(
+        default=0.0,
+        description="KL penalty towards the reference model (0: no reference model).",
+        ge=0,
     )
 
     def check(self) -> None:
@@ -154,37 +214,53 @@ class _OnlineConfig(TrainConfig):
             )
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class GRPOConfig(_OnlineConfig):
     """Group Relative Policy Optimization, with TRL's GRPOTrainer."""
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class RLOOConfig(_OnlineConfig):
     """REINFORCE Leave-One-Out, with TRL's RLOOTrainer."""
 
-    beta: float = _f(
-        0.05, "KL penalty towards the reference model (0: no reference model).", minimum=0
+    beta: Number = Field(
+        default=0.05,
+        description="KL penalty towards the reference model (0: no reference model).",
+        ge=0,
     )
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class PPOConfig(TrainConfig):
     """Proximal Policy Optimization with a value model, with trl.experimental.ppo (trl <= 1.12)."""
 
-    learning_rate: float = _f(3e-6, "Peak learning rate (AdamW, linear decay).", above=0)
-    max_length: int = _f(
-        512, "Longest prompt in tokens; longer prompts are dropped and counted.", minimum=8
+    learning_rate: Number = Field(default=3e-6, description=_LR, gt=0)
+    max_length: Whole = Field(
+        default=512,
+        description="Longest prompt in tokens; longer prompts are dropped and counted.",
+        ge=8,
     )
-    response_length: int = _f(64, "Longest sampled response in tokens.", minimum=1)
-    temperature: float = _f(0.7, "Sampling temperature of the rollouts.", above=0)
-    num_ppo_epochs: int = _f(4, "Optimisation passes over each batch of rollouts.", minimum=1)
-    num_mini_batches: int = _f(1, "Minibatches each rollout batch is split into.", minimum=1)
-    kl_coef: float = _f(0.05, "KL penalty towards the reference model.", minimum=0)
-    cliprange: float = _f(0.2, "Policy ratio clip range.", above=0)
-    vf_coef: float = _f(0.1, "Value loss weight.", above=0)
-    missing_eos_penalty: float | None = _f(
-        None, "Subtracted from the score of a response without an end token (None: off).", minimum=0
+    response_length: Whole = Field(
+        default=64, description="Longest sampled response in tokens.", ge=1
+    )
+    temperature: Number = Field(
+        default=0.7, description="Sampling temperature of the rollouts.", gt=0
+    )
+    num_ppo_epochs: Whole = Field(
+        default=4, description="Optimisation passes over each batch of rollouts.", ge=1
+    )
+    num_mini_batches: Whole = Field(
+        default=1, description="Minibatches each rollout batch is split into.", ge=1
+    )
+    kl_coef: Number = Field(
+        default=0.05, description="KL penalty towards the reference model.", ge=0
+    )
+    cliprange: Number = Field(default=0.2, description="Policy ratio clip range.", gt=0)
+    vf_coef: Number = Field(default=0.1, description="Value loss weight.", gt=0)
+    missing_eos_penalty: Number | None = Field(
+        default=None,
+        description="Subtracted from the score of a response without an end token (None: off).",
+        ge=0,
     )
 
     def check(self) -> None:
@@ -197,132 +273,151 @@ class PPOConfig(TrainConfig):
             )
 
 
-@dataclass
+@dataclass(config=_PYDANTIC)
 class GenerateConfig:
     """Sampling of k completions per prompt from a model directory."""
 
-    num_return_sequences: int = _f(2, "Completions per prompt.", minimum=1)
-    max_new_tokens: int = _f(64, "Longest completion in tokens.", minimum=1)
-    temperature: float = _f(1.0, "Sampling temperature.", above=0)
-    top_p: float = _f(0.95, "Nucleus sampling threshold.", above=0, maximum=1)
-    seed: int = _f(0, "Random seed; same seed, same model, same prompts: same texts.", minimum=0)
-    batch_size: int = _f(8, "Prompts per generation batch.", minimum=1)
-
-    def check(self) -> None:
-        return None
-
-
-CONFIG_CLASSES: dict[str, type[TrainConfig]] = {
-    "reward": RewardConfig,
-    "dpo": DPOConfig,
-    "ppo": PPOConfig,
-    "grpo": GRPOConfig,
-    "rloo": RLOOConfig,
-    "kto": KTOConfig,
-}
-
-C = TypeVar("C", TrainConfig, GenerateConfig)
+    num_return_sequences: Whole = Field(default=2, description="Completions per prompt.", ge=1)
+    max_new_tokens: Whole = Field(default=64, description="Longest completion in tokens.", ge=1)
+    temperature: Number = Field(default=1.0, description="Sampling temperature.", gt=0)
+    top_p: Number = Field(default=0.95, description="Nucleus sampling threshold.", gt=0, le=1)
+    seed: Whole = Field(
+        default=0, description="Random seed; same seed, same model, same prompts: same texts.", ge=0
+    )
+    batch_size: Whole = Field(default=8, description="Prompts per generation batch.", ge=1)
 
 
-def _config_class(method: str) -> type[TrainConfig]:
+# --- the methods ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One training method: its config, its entry point and the data it reads.
+
+    `columns`/`optional` map a JSONL column to its kind: "text" (a string or a list of
+    {role, content} messages), "bool" or "number"."""
+
+    name: str
+    label: str
+    config: type[TrainConfig]
+    entry: str  # "<module under training.engine.methods>.<function>"
+    produces: Literal["reward", "policy"]
+    needs_reward_model: bool
+    columns: Mapping[str, str]
+    example: str
+    optional: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    time_limit_hours: int = 8  # default soft limit of one job (settings.TRAINING_TIME_LIMITS)
+
+
+_PAIR = {"chosen": "text", "rejected": "text"}
+_PAIR_EXAMPLE = '{"prompt": "...", "chosen": "...", "rejected": "..."}'
+_PROMPT = {"prompt": "text"}
+_PROMPT_EXAMPLE = '{"prompt": "..."}'
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "reward", "Reward model", RewardConfig, "reward.reward_train", "reward", False,
+            _PAIR, _PAIR_EXAMPLE, optional={"prompt": "text", "margin": "number"},
+            time_limit_hours=4,
+        ),
+        Method(
+            "dpo", "DPO", DPOConfig, "dpo.dpo_train", "policy", False,
+            _PAIR, _PAIR_EXAMPLE, optional={"prompt": "text"},
+        ),
+        Method(
+            "ppo", "PPO", PPOConfig, "ppo.ppo_train", "policy", True,
+            _PROMPT, _PROMPT_EXAMPLE, time_limit_hours=12,
+        ),
+        Method(
+            "grpo", "GRPO", GRPOConfig, "online.grpo_train", "policy", True,
+            _PROMPT, _PROMPT_EXAMPLE, time_limit_hours=12,
+        ),
+        Method(
+            "rloo", "RLOO", RLOOConfig, "online.rloo_train", "policy", True,
+            _PROMPT, _PROMPT_EXAMPLE, time_limit_hours=12,
+        ),
+        Method(
+            "kto", "KTO", KTOConfig, "kto.kto_train", "policy", False,
+            {"prompt": "text", "completion": "text", "label": "bool"},
+            '{"prompt": "...", "completion": "...", "label": true}',
+        ),
+    )
+}  # fmt: skip
+
+
+def method_get(method: str) -> Method:
+    """The method named `method`; ConfigError(field="method") if there is none."""
     try:
-        return CONFIG_CLASSES[method]
+        return METHODS[method]
     except KeyError:
         raise ConfigError(
             f"unknown method {method!r}; expected one of {', '.join(METHODS)}", field="method"
         ) from None
 
 
-def _coerce(name: str, hint: Any, value: object) -> object:
-    """Check `value` against the type hint; convert harmless cases (1 -> 1.0, "1e-5" -> 1e-5)."""
-    optional = False
-    if typing.get_origin(hint) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(hint))
-        hint = args[0]
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError("may not be empty", field=name)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"must be true or false, not {value!r}", field=name)
-    if hint is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = int(value.strip())
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"must be a whole number, not {value!r}", field=name)
-    if hint is float:
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = float(value.strip())
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ConfigError("must be a finite number", field=name)
-            return float(value)
-        raise ConfigError(f"must be a number, not {value!r}", field=name)
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"must be text, not {value!r}", field=name)
-    raise ConfigError(f"unsupported type {hint!r}", field=name)  # pragma: no cover
+# --- validation -----------------------------------------------------------------------------
+
+C = TypeVar("C", TrainConfig, GenerateConfig)
+
+_MESSAGES = {
+    "bool_type": "must be true or false, not {input!r}",
+    "bool_parsing": "must be true or false, not {input!r}",
+    "int_type": "must be a whole number, not {input!r}",
+    "int_parsing": "must be a whole number, not {input!r}",
+    "int_from_float": "must be a whole number, not {input!r}",
+    "float_type": "must be a number, not {input!r}",
+    "float_parsing": "must be a number, not {input!r}",
+    "finite_number": "must be a finite number",
+    "string_type": "must be text, not {input!r}",
+    "greater_than_equal": "must be at least {ge}, got {input}",
+    "less_than_equal": "must be at most {le}, got {input}",
+    "greater_than": "must be greater than {gt}, got {input}",
+    "less_than": "must be less than {lt}, got {input}",
+    "literal_error": "must be one of {expected}, got {input!r}",
+}
 
 
-def _check_bounds(f: dataclasses.Field[Any], value: object) -> None:
-    meta = f.metadata
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in meta and value < meta["minimum"]:
-            raise ConfigError(f"must be at least {meta['minimum']}, got {value}", field=f.name)
-        if "maximum" in meta and value > meta["maximum"]:
-            raise ConfigError(f"must be at most {meta['maximum']}, got {value}", field=f.name)
-        if "above" in meta and value <= meta["above"]:
-            raise ConfigError(f"must be greater than {meta['above']}, got {value}", field=f.name)
-        if "below" in meta and value >= meta["below"]:
-            raise ConfigError(f"must be less than {meta['below']}, got {value}", field=f.name)
-    if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(
-            f"must be one of {', '.join(meta['choices'])}, got {value!r}", field=f.name
-        )
+def _config_error(cls: type[Any], exc: PydanticValidationError) -> ConfigError:
+    """pydantic's first error as a ConfigError naming the field, in the engine's words."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "config"
+    if error["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+        known = ", ".join(f.name for f in dataclasses.fields(cls))
+        return ConfigError(f"unknown field for {cls.__name__}; known fields: {known}", field=name)
+    if error["input"] is None:
+        return ConfigError("may not be empty", field=name)
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        return ConfigError(error["msg"], field=name)
+    context = dict(error.get("ctx") or {})
+    if "expected" in context:  # pydantic writes "'a', 'b' or 'c'"
+        context["expected"] = context["expected"].replace("'", "").replace(" or ", ", ")
+    return ConfigError(template.format(input=error["input"], **context), field=name)
 
 
 def build_config(cls: type[C], values: Mapping[str, object] | None) -> C:
-    """Validate `values` against the dataclass `cls` and build it; errors name the field."""
+    """Validate `values` against the config class `cls` and build it; errors name the field."""
     if values is not None and not isinstance(values, Mapping):
         raise ConfigError("must be a mapping of field names to values", field="config")
-    values = dict(values or {})
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown field for {cls.__name__}; known fields: {', '.join(fields)}", field=unknown[0]
-        )
-    kwargs: dict[str, Any] = {}
-    for name, value in values.items():
-        coerced = _coerce(name, hints[name], value)
-        if coerced is not None:
-            _check_bounds(fields[name], coerced)
-        kwargs[name] = coerced
-    config = cls(**kwargs)
-    config.check()
-    return config
+    try:
+        kwargs: dict[str, Any] = dict(values or {})
+        return cls(**kwargs)
+    except PydanticValidationError as exc:
+        raise _config_error(cls, exc) from None
 
 
 def config_from_dict(method: str, values: Mapping[str, object] | None) -> TrainConfig:
     """Validate and build the method's config.
 
     An unknown field or a bad value raises ConfigError(field=...)."""
-    return build_config(_config_class(method), values)
+    return build_config(method_get(method).config, values)
 
 
 def config_coerce(method: str, config: TrainConfig | Mapping[str, object] | None) -> TrainConfig:
     """Accept a config of the right class, a dict, or None (defaults); always re-validated."""
-    cls = _config_class(method)
+    cls = method_get(method).config
     if config is None or isinstance(config, Mapping):
         return build_config(cls, config)
     if type(config) is not cls:
@@ -334,32 +429,48 @@ def config_coerce(method: str, config: TrainConfig | Mapping[str, object] | None
 
 def config_defaults(method: str) -> dict[str, object]:
     """Default values, JSON-serialisable (for forms)."""
-    return dataclasses.asdict(_config_class(method)())
+    return dataclasses.asdict(method_get(method).config())
 
 
-def _type_name(hint: Any) -> str:
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """(the field's base type, whether None is allowed), through Optional and Annotated."""
+    optional = False
     if typing.get_origin(hint) in (Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return f"{args[0].__name__} | null"
-    return str(hint.__name__)
+        optional, hint = True, args[0]
+    if typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    return hint, optional
+
+
+_BOUNDS = {
+    annotated_types.Ge: ("minimum", "ge"),
+    annotated_types.Le: ("maximum", "le"),
+    annotated_types.Gt: ("above", "gt"),
+    annotated_types.Lt: ("below", "lt"),
+}
+
+
+def class_schema(cls: type[Any]) -> list[dict[str, Any]]:
+    """[{name, type, default, help, minimum/maximum (inclusive), above/below (strict),
+    choices}] of a config class, for forms and API docs."""
+    schema = []
+    for name, info in cls.__pydantic_fields__.items():
+        hint, optional = _unwrap(info.annotation)
+        entry: dict[str, Any] = {"name": name, "default": info.default, "help": info.description}
+        if typing.get_origin(hint) is Literal:
+            entry["type"] = "str"
+            entry["choices"] = list(typing.get_args(hint))
+        else:
+            entry["type"] = hint.__name__ + (" | null" if optional else "")
+        for bound in info.metadata:
+            if type(bound) in _BOUNDS:
+                key, attr = _BOUNDS[type(bound)]
+                entry[key] = getattr(bound, attr)
+        schema.append(entry)
+    return schema
 
 
 def config_schema(method: str) -> list[dict[str, Any]]:
-    """[{name, type, default, help, ...bounds}] for forms and API docs."""
-    cls = _config_class(method)
-    hints = typing.get_type_hints(cls)
-    schema = []
-    for f in dataclasses.fields(cls):
-        entry: dict[str, Any] = {
-            "name": f.name,
-            "type": _type_name(hints[f.name]),
-            "default": f.default,
-            "help": f.metadata.get("help", ""),
-        }
-        for key in ("minimum", "maximum", "above", "below"):
-            if key in f.metadata:
-                entry[key] = f.metadata[key]
-        if "choices" in f.metadata:
-            entry["choices"] = list(f.metadata["choices"])
-        schema.append(entry)
-    return schema
+    """[{name, type, default, help, ...bounds}] of the method's config, for forms and API docs."""
+    return class_schema(method_get(method).config)

@@ -14,29 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.engine.config import method_get
 from training.engine.errors import DataError
-
-# column -> kind; kinds: "text" (a string or a list of {role, content} messages), "bool", "number".
-REQUIRED: dict[str, dict[str, str]] = {
-    "reward": {"chosen": "text", "rejected": "text"},
-    "dpo": {"chosen": "text", "rejected": "text"},
-    "kto": {"prompt": "text", "completion": "text", "label": "bool"},
-    "ppo": {"prompt": "text"},
-    "grpo": {"prompt": "text"},
-    "rloo": {"prompt": "text"},
-}
-OPTIONAL: dict[str, dict[str, str]] = {
-    "reward": {"prompt": "text", "margin": "number"},
-    "dpo": {"prompt": "text"},
-}
-EXAMPLES = {
-    "reward": '{"prompt": "...", "chosen": "...", "rejected": "..."}',
-    "dpo": '{"prompt": "...", "chosen": "...", "rejected": "..."}',
-    "kto": '{"prompt": "...", "completion": "...", "label": true}',
-    "ppo": '{"prompt": "..."}',
-    "grpo": '{"prompt": "..."}',
-    "rloo": '{"prompt": "..."}',
-}
 
 
 @dataclass
@@ -82,6 +61,8 @@ def _check_value(where: str, column: str, kind: str, value: object) -> None:
 
 def data_read(path: str | Path, method: str) -> DataFile:
     """Read and check `path` for `method`; DataError names the file, line and column at fault."""
+    spec = method_get(method)
+    example = spec.example
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file {path} does not exist")
@@ -96,10 +77,10 @@ def data_read(path: str | Path, method: str) -> DataFile:
     if text.lstrip().startswith("["):
         raise DataError(
             f"{path.name} is a JSON array; the engine reads JSON Lines: one object per line, "
-            f"e.g. {EXAMPLES[method]}"
+            f"e.g. {example}"
         )
-    required = REQUIRED[method]
-    optional = OPTIONAL.get(method, {})
+    required = spec.columns
+    optional = spec.optional
     rows: list[dict[str, Any]] = []
     styles: set[bool] = set()
     optional_seen: dict[str, int] = {}
@@ -112,12 +93,12 @@ def data_read(path: str | Path, method: str) -> DataFile:
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
         if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object like {EXAMPLES[method]}")
+            raise DataError(f"{where}: expected a JSON object like {example}")
         missing = [c for c in required if c not in obj]
         if missing:
             raise DataError(
                 f"{where}: missing column {', '.join(repr(c) for c in missing)} "
-                f"(a {method} row looks like {EXAMPLES[method]})"
+                f"(a {method} row looks like {example})"
             )
         row: dict[str, Any] = {}
         for column, kind in {**required, **optional}.items():

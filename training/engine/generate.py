@@ -109,8 +109,15 @@ def sample(
 def generate(
     model: str | Path, prompts: list[list[dict[str, str]]], config: GenerateConfig | None = None
 ) -> list[list[str]]:
-    """k = num_return_sequences sampled completions per prompt (chat template), texts only."""
+    """k = num_return_sequences sampled completions per prompt (chat template), texts only.
+
+    Through vLLM where it is installed and a GPU is present, else transformers (with a message
+    in the log: `training.engine.fast_generate`)."""
     config = build_config(GenerateConfig, dataclasses.asdict(config or GenerateConfig()))
     prompts_check(prompts)
+    from training.engine.fast_generate import fallback_note, vllm_generate
+
+    if fallback_note() is None:  # vLLM installed and a GPU present
+        return vllm_generate(model, prompts, config)
     lm, tokenizer = causal_lm_for_inference(model)
     return sample(lm, tokenizer, prompts, config)

@@ -6,21 +6,11 @@ import importlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from training.engine.config import TrainConfig, config_coerce
+from training.engine.config import TrainConfig, config_coerce, method_get
 from training.engine.data import data_read, data_split
+from training.engine.distributed import barrier, rank_hooks
 from training.engine.errors import ConfigError, EngineError
 from training.engine.results import Hooks, Progress, TrainResult
-
-NEEDS_REWARD_MODEL = ("ppo", "grpo", "rloo")
-# method -> (module under training.engine.methods, entry function)
-ENTRIES = {
-    "reward": ("reward", "reward_train"),
-    "dpo": ("dpo", "dpo_train"),
-    "kto": ("kto", "kto_train"),
-    "ppo": ("ppo", "ppo_train"),
-    "grpo": ("online", "grpo_train"),
-    "rloo": ("online", "rloo_train"),
-}
 
 
 def train(
@@ -41,10 +31,11 @@ def train(
     """
     from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
 
+    spec = method_get(method)
     cfg = config_coerce(method, config)
     data_file = data_read(data, method)
     model_check(str(base), what="base model")
-    if method in NEEDS_REWARD_MODEL:
+    if spec.needs_reward_model:
         if not reward_model:
             raise ConfigError(f"{method} needs a trained reward model", field="reward_model")
         model_check(str(reward_model), what="reward model")
@@ -66,14 +57,14 @@ def train(
         eval_rows=eval_rows,
         base=str(base),
         out=out,
-        hooks=hooks or Hooks(),
+        hooks=rank_hooks(hooks or Hooks()),  # rank 0 alone reports
         reward_model=str(reward_model) if reward_model else None,
     )
     run.log(
         f"training {method} from {base} on {data_file.path.name} "
         f"({len(train_rows)} train / {len(eval_rows)} held-out rows) into {out}"
     )
-    module_name, entry = ENTRIES[method]
+    module_name, entry = spec.entry.rsplit(".", 1)
     module = importlib.import_module(f"training.engine.methods.{module_name}")
     outcome = getattr(module, entry)(run)
     card = card_build(
@@ -90,6 +81,7 @@ def train(
             )
         )
     run.log(f"{'cancelled' if outcome.cancelled else 'finished'} after {outcome.steps} steps")
+    barrier()  # under a launcher the other ranks wait until rank 0 has written model and card
     return TrainResult(
         model_dir=run.model_dir,
         metrics=outcome.metrics,

@@ -18,6 +18,7 @@ from typing import Any
 
 from training.engine.config import TrainConfig
 from training.engine.data import DataFile
+from training.engine.distributed import any_rank
 from training.engine.errors import ModelNotFoundError
 from training.engine.results import Hooks, Progress
 
@@ -190,7 +191,9 @@ def engine_callback(run: Run, *, raise_after_save: bool = False) -> Any:
             run.log(f"step {state.global_step}/{state.max_steps}: {shown}")
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if hooks.should_stop is not None and hooks.should_stop():
+            # Rank 0 asks (the others have no should_stop); every rank learns it at this step.
+            asked = hooks.should_stop is not None and hooks.should_stop()
+            if any_rank(asked):
                 self.cancelled = True
                 control.should_save = True
                 control.should_training_stop = True
@@ -246,6 +249,36 @@ def save_model(run: Run, model: Any, tokenizer: Any) -> None:
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
     run.log(f"saved {'adapters' if is_peft and not run.config.merge_lora else 'model'} to {target}")
+
+
+def _sharded(trainer: Any) -> bool:
+    """Whether the weights are split across ranks (DeepSpeed ZeRO-3 or FSDP)."""
+    accelerator = getattr(trainer, "accelerator", None)
+    if accelerator is None:
+        return False
+    state = accelerator.state
+    deepspeed = getattr(state, "deepspeed_plugin", None)
+    return getattr(state, "fsdp_plugin", None) is not None or (
+        deepspeed is not None and int(getattr(deepspeed, "zero_stage", 0) or 0) == 3
+    )
+
+
+def save_final(run: Run, trainer: Any, tokenizer: Any) -> None:
+    """Save the trained model to out/model; every rank calls it, rank 0 writes.
+
+    Replicated weights (one process, DDP, ZeRO-2) are written by rank 0 alone (`save_model`).
+    Sharded weights (ZeRO-3, FSDP) are gathered by the Trainer's own `save_model`, a collective
+    every rank must enter (ZeRO-3 needs `zero3_save_16bit_model: true`, FSDP a
+    `FULL_STATE_DICT`, as config/accelerate/ sets); LoRA adapters are then saved unmerged.
+    """
+    if _sharded(trainer):
+        trainer.save_model(str(run.model_dir))
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(run.model_dir)
+            run.log(f"saved the gathered model to {run.model_dir}")
+        return
+    if trainer.is_world_process_zero():
+        save_model(run, trainer.model, tokenizer)
 
 
 def library_versions() -> dict[str, str]:

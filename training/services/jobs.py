@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.errors import Conflict, ValidationError
 from feedback.models import Project
 from training import engine
-from training.engine.config import build_config
+from training.engine.config import build_config, class_schema
 from training.models import (
     NEEDS_REWARD_MODEL,
     TRAIN_KINDS,
@@ -280,15 +280,7 @@ def _log_append(tail: str, line: str) -> str:
 
 
 def job_config_schema(*, kind: str) -> list[dict[str, Any]]:
-    """[{name, type, default, help, ...}] of a kind's hyperparameters (for forms)."""
+    """[{name, type, default, help, ...bounds}] of a kind's hyperparameters (for forms)."""
     if kind in TRAIN_KINDS:
         return engine.config_schema(kind)
-    return [
-        {
-            "name": f.name,
-            "type": getattr(f.type, "__name__", str(f.type)),
-            "default": f.default,
-            "help": f.metadata.get("help", ""),
-        }
-        for f in dataclasses.fields(engine.GenerateConfig)
-    ]
+    return class_schema(engine.GenerateConfig)

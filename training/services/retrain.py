@@ -29,7 +29,14 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from core.errors import ApplicationError, ValidationError
 from feedback.models import Judgement, Project
-from training.models import POLICY_KINDS, ModelVersion, RetrainPolicy, RetrainRun, TrainingJob
+from training.models import (
+    NEEDS_REWARD_MODEL,
+    POLICY_KINDS,
+    ModelVersion,
+    RetrainPolicy,
+    RetrainRun,
+    TrainingJob,
+)
 from training.selectors import items_needing_responses, model_promoted
 
 logger = logging.getLogger(__name__)
@@ -257,7 +264,7 @@ def retrain_advance(*, job: TrainingJob) -> None:
                 launched_by=run.launched_by,
                 snapshot=run.snapshot,
                 parent=model_promoted(project=project, kind="policy"),
-                reward_model=version if method in ("ppo", "grpo", "rloo") else None,
+                reward_model=version if method in NEEDS_REWARD_MODEL else None,
                 config=policy.policy_config,
                 holdout_prompts=run.eval_prompts,
                 retrain_run=run,

@@ -10,7 +10,7 @@ from typing import cast
 from training.engine.config import DPOConfig
 from training.engine.methods import MethodResult
 from training.engine.methods.common import causal_lm_load, dataset, tokenizer_load
-from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_model
+from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_final
 
 # TRL's metric names -> ours (the same names as the reward model's, so pages can chart both).
 RENAMES = {"eval_rewards/accuracies": "eval_accuracy", "eval_rewards/margins": "eval_margin"}
@@ -50,6 +50,5 @@ def dpo_train(run: Run) -> MethodResult:
         for key, value in evaluation.items():
             if isinstance(value, (int, float)):
                 metrics[RENAMES.get(key, key)] = float(value)
-    if trainer.is_world_process_zero():
-        save_model(run, trainer.model, tokenizer)
+    save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
     return MethodResult(steps=steps, cancelled=False, metrics=metrics)

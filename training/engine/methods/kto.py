@@ -7,7 +7,7 @@ from typing import cast
 from training.engine.config import KTOConfig
 from training.engine.methods import MethodResult
 from training.engine.methods.common import causal_lm_load, dataset, tokenizer_load
-from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_model
+from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_final
 
 
 def kto_train(run: Run) -> MethodResult:
@@ -42,6 +42,5 @@ def kto_train(run: Run) -> MethodResult:
     if trainer.eval_dataset is not None:
         evaluation = trainer.evaluate()
         metrics.update({k: float(v) for k, v in evaluation.items() if isinstance(v, (int, float))})
-    if trainer.is_world_process_zero():
-        save_model(run, trainer.model, tokenizer)
+    save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
     return MethodResult(steps=steps, cancelled=False, metrics=metrics)

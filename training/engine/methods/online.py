@@ -21,7 +21,7 @@ from training.engine.methods.common import (
     score_model_load,
     tokenizer_load,
 )
-from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_model
+from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_final
 
 
 def prompts_within(run: Run, tokenizer: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,8 +99,7 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
             seed=config.seed,
         )
     )
-    if trainer.is_world_process_zero():
-        save_model(run, trainer.model, tokenizer)
+    save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
     return MethodResult(steps=steps, cancelled=cancelled, metrics=metrics)
 
 

@@ -12,7 +12,7 @@ from training.engine.config import RewardConfig
 from training.engine.errors import DataError
 from training.engine.methods import MethodResult
 from training.engine.methods.common import dataset, score_model_load, tokenizer_load
-from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_model
+from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_final
 
 
 def reward_train(run: Run) -> MethodResult:
@@ -65,6 +65,5 @@ def reward_train(run: Run) -> MethodResult:
     if kept_eval:
         evaluation = trainer.evaluate()
         metrics.update({k: float(v) for k, v in evaluation.items() if isinstance(v, (int, float))})
-    if trainer.is_world_process_zero():
-        save_model(run, trainer.model, tokenizer)
+    save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
     return MethodResult(steps=steps, cancelled=False, metrics=metrics)
