@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedback
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_CACHE_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install install-dev demo test lint typecheck pytest services migrate clean screenshots
+.PHONY: install install-dev demo test lint typecheck pytest services migrate clean screenshots bench-smoke
 
 # A stamp per requirements file keeps `make install` idempotent and quick.
 $(VENV)/.installed: requirements.txt
@@ -55,6 +55,10 @@ pytest: install-dev services
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Every benchmark at a tiny size: it runs and prints its figures (not a measurement).
+bench-smoke: install
+	nice $(PY) bench/train.py --processes 2 --pairs 16 --repeats 1
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

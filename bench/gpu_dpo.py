@@ -11,6 +11,11 @@ attention term 12 * layers * hidden * seq (forward + backward) and 4 * layers * 
 reference. The reference log-probs are not precomputed (TRL's default).
 
     .venv/bin/python bench/gpu_dpo.py [--steps 20] [--batch 8] [--length 512] [--peak-tflops X]
+        [--processes N --backend ddp|fsdp|deepspeed-zero2|deepspeed-zero3]
+
+With `--processes N` the job runs as N ranks under `accelerate launch` with
+config/accelerate/<backend>.yaml (the gpu worker's path); `--batch` is then per GPU, tokens/s
+counts all GPUs and MFU is against N times the peak.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=512, help="tokens per prompt+response")
     parser.add_argument("--peak-tflops", type=float, default=None)
+    parser.add_argument("--processes", type=int, default=1, help="GPUs (ranks) to train on")
+    parser.add_argument("--backend", default="ddp", help="accelerate config (config/accelerate/)")
     args = parser.parse_args()
 
     import torch
@@ -111,7 +118,7 @@ def main() -> int:
 
         # about 1.3 tokens per word with the tiny tokenizer; half prompt, half response
         half = max(8, int(args.length / 2 / 1.3))
-        n_rows = args.steps * args.batch
+        n_rows = args.steps * args.batch * args.processes
         data = work / "pairs.jsonl"
         data.write_text(
             "".join(
@@ -141,6 +148,8 @@ def main() -> int:
                 "eval_fraction": 0.0,
                 "save_steps": 100_000,
                 "logging_steps": 1,
+                "processes": args.processes,
+                "backend": args.backend if args.processes > 1 else "ddp",
             },
             hooks=Hooks(on_progress=on_progress),
         )
@@ -156,10 +165,12 @@ def main() -> int:
         seq = args.length
         flops_per_token = 8 * n_matmul + 16 * layers * hidden * seq
         achieved = tps_steady * flops_per_token / 1e12
+        how = args.backend if args.processes > 1 else "one process"
         print(
-            f"GPU: {gpu}; model {n_params / 1e6:.0f}M parameters, bf16 autocast, "
-            f"{result.steps} steps"
+            f"GPU: {args.processes} x {gpu} ({how}); "
+            f"model {n_params / 1e6:.0f}M parameters, bf16 autocast, {result.steps} steps"
         )
+        peak = peak * args.processes if peak else peak
         print(f"batch {args.batch} pairs x {seq} tokens; {tokens:.0f} tokens trained")
         print(f"tokens/s: {tps_steady:,.0f} steady state ({tps_total:,.0f} over the whole run)")
         if peak:
@@ -171,7 +182,8 @@ def main() -> int:
             print(
                 f"model FLOPs: {achieved:.1f} TFLOP/s (unknown peak for {gpu}; pass --peak-tflops)"
             )
-        print(f"peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+        if args.processes == 1:  # under a launcher the ranks hold the memory, not this process
+            print(f"peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
     return 0
 
 

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core.api import TokenView, error_body
 from feedback.api import imports as feedback_imports
 from feedback.api import views as feedback
+from feedback.api.agreement import AgreementView
 from feedback.api.leaderboard import LeaderboardView
 from training import api as training
 
@@ -44,6 +45,7 @@ urlpatterns = [
     path("projects/<slug:slug>/judgements/", feedback.ProjectJudgementListView.as_view()),
     path("projects/<slug:slug>/export/", feedback.ExportView.as_view(), name="api-export"),
     path("projects/<slug:slug>/leaderboard/", LeaderboardView.as_view(), name="api-leaderboard"),
+    path("projects/<slug:slug>/agreement/", AgreementView.as_view(), name="api-agreement"),
     path("projects/<slug:slug>/snapshots/", training.SnapshotListView.as_view()),
     path(
         "projects/<slug:slug>/snapshots/<int:snapshot_id>/",

@@ -57,6 +57,24 @@ class Project(TimeStampedModel):
     responses_per_item = models.PositiveSmallIntegerField(
         default=2, help_text="Candidates each item should have; generation fills up to it."
     )
+    # Gold items (feedback.quality.gold): mixed blind into each annotator's queue.
+    gold_rate = models.FloatField(
+        default=0.05, help_text="Share of an annotator's items that are gold, 0 to 1."
+    )
+    gold_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Flag annotators whose gold accuracy falls below this (0 to 1; empty: never).",
+    )
+    gold_stop = models.BooleanField(
+        default=False, help_text="Stop serving new items to annotators below the gold threshold."
+    )
+    gold_items = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Gold items in the project: kept by feedback.quality.gold, so the next-item "
+        "path knows without a query whether there is gold to mix in.",
+    )
     round_compare = models.CharField(
         max_length=16,
         choices=RoundCompare.choices,
@@ -78,6 +96,14 @@ class Project(TimeStampedModel):
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_gte_1"),
             models.CheckConstraint(
                 condition=Q(responses_per_item__gte=2), name="project_responses_per_item_gte_2"
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_threshold__isnull=True)
+                | (Q(gold_threshold__gte=0) & Q(gold_threshold__lte=1)),
+                name="project_gold_threshold_range",
             ),
         ]
 
@@ -119,6 +145,13 @@ class Item(TimeStampedModel):
     # under (see Response.content_html): a list of HTML strings, one per message.
     messages_html = models.JSONField(default=list, blank=True, editable=False)
     messages_html_key = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # A gold item has an expected answer; it is served outside the overlap rule (at most
+    # once to each annotator) and left out of exports unless asked for.
+    is_gold = models.BooleanField(default=False)
+    gold_ranking = models.JSONField(
+        null=True, blank=True, help_text="The expected ranking (groups of response ids)."
+    )
+    gold_both_bad = models.BooleanField(default=False)
     judgement_count = models.PositiveIntegerField(
         default=0,
         editable=False,
@@ -159,6 +192,7 @@ class Item(TimeStampedModel):
             models.Index(fields=["project", "-judgement_count", "id"], name="item_next_closest"),
             # Random order starts at a random id and scans upward from there.
             models.Index(fields=["project", "id"], name="item_project_id"),
+            models.Index(fields=["project"], condition=Q(is_gold=True), name="item_gold"),
             # The disagreement and uncertainty policies: the same scan, by their score.
             # (Postgres puts NULLs last in ascending order, as the uncertainty query asks.)
             models.Index(

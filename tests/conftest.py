@@ -1,6 +1,7 @@
 """Shared fixtures. Tests run against the real Postgres and Redis that `make test` starts."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,3 +14,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real preference data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    """Test users are made by the dozen: hash their passwords cheaply, in every test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.preferences import preference_problem
+
 ROLES = ("system", "user", "assistant")
 MAX_EXTERNAL_ID = 255
 
@@ -43,6 +45,25 @@ class ParsedResponse:
 
 
 @dataclass
+class ParsedJudgement:
+    """One named annotator's judgement of a row's responses (indexes, not ids)."""
+
+    annotator: str
+    ranking: list[list[int]] | None
+    both_bad: bool = False
+    ratings: dict[int, int] = field(default_factory=dict)
+    rationale: str = ""
+
+
+@dataclass
+class ParsedGold:
+    """The expected answer of a gold item (indexes into the row's responses)."""
+
+    ranking: list[list[int]]
+    both_bad: bool = False
+
+
+@dataclass
 class ParsedItem:
     """One item ready to be written. ``ranking`` holds indexes into ``responses``."""
 
@@ -54,6 +75,10 @@ class ParsedItem:
     # True when the id comes from the data itself (an OASST message id), not from an id
     # the user wrote: a repeat then means "the same item again" rather than a mistake.
     external_id_derived: bool = False
+    # Several annotators' judgements (the native ``judgements`` field) and the expected
+    # answer of a gold item (``gold``).
+    judgements: list[ParsedJudgement] = field(default_factory=list)
+    gold: ParsedGold | None = None
 
     def content_id(self) -> str:
         """A stable id derived from the content, for rows that carry none."""
@@ -154,12 +179,13 @@ def preference_pair(
 ) -> ParsedItem:
     """An item with two responses, ``chosen`` first, and the judgement that prefers it.
 
-    Identical texts carry no preference: the row is skipped (a warning), not imported.
+    An empty text is a valid answer. Identical texts carry no preference
+    (``core.preferences``, the rule the export and the engine apply too): the row is skipped
+    with a warning naming it, not imported.
     """
-    if chosen == rejected:
-        raise RowSkipped(
-            "chosen and rejected are identical; no preference to import", field=chosen_field
-        )
+    problem = preference_problem(prompt=messages, chosen=chosen, rejected=rejected)
+    if problem is not None:
+        raise RowSkipped(problem[1], field=chosen_field if problem[0] == "chosen" else problem[0])
     return ParsedItem(
         messages=messages,
         responses=[ParsedResponse(content=chosen), ParsedResponse(content=rejected)],

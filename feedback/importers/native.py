@@ -6,6 +6,9 @@
      "responses": ["text", {"content": "text", "model": "name", "metadata": {...}}, ...],
      "ranking": [[0], [2, 1]],                   # optional: indexes into responses, best
                                                  # first; a group of several is a tie
+     "judgements": [{"annotator": "ann1", "ranking": [[0], [1]]}, ...],  # optional:
+                                                 # several annotators (importers.judgements)
+     "gold": [[0], [1]],                         # optional: a gold item's expected answer
      "metadata": {...}}                          # optional, kept on the item
 
 Exactly one of ``prompt`` and ``messages``; ``responses`` either empty (a prompt only: a
@@ -30,6 +33,7 @@ from feedback.importers.base import (
     require_object,
     require_str,
 )
+from feedback.importers.judgements import gold_parse, judgements_parse
 from feedback.services.judgements import ranking_validate
 
 
@@ -66,6 +70,8 @@ def parse(row: Any) -> list[ParsedItem]:
             ranking=ranking,
             external_id=external_id_get(row, "external_id"),
             metadata=dict(metadata),
+            judgements=judgements_parse(row.get("judgements"), responses=len(responses)),
+            gold=gold_parse(row.get("gold"), responses=len(responses)),
         )
     ]
 

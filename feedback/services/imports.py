@@ -26,8 +26,10 @@ from django.db import transaction
 
 from core.errors import ValidationError
 from feedback.importers import PARSERS, ParsedItem, RowError, RowSkipped
+from feedback.importers.base import ParsedGold
 from feedback.importers.reading import FileRefused, rows_read, source_open
 from feedback.models import Item, Judgement, Project, Response
+from feedback.services.gold import project_gold_count_refresh
 from feedback.services.rendering import project_render_enqueue
 
 logger = logging.getLogger(__name__)
@@ -83,8 +85,13 @@ def items_import(
     source_name: str | None = None,
     filename: str | None = None,
     progress: Callable[[int], None] | None = None,
+    gold: bool = False,
 ) -> ImportResult:
     """Import every row of ``source`` (a path or a binary stream) into ``project``.
+
+    ``gold=True`` imports every row as a gold item whose expected answer is its ``gold``
+    field or else its preference (a row with neither is an error). Several annotators'
+    judgements of a row (native ``judgements``) are by ``import:<source name>/<annotator>``.
 
     All or nothing: any bad row raises ``ValidationError`` whose details are
     ``{"errors": [{"row", "field", "message"}, ...], "error_count": n}`` and nothing is
@@ -115,9 +122,14 @@ def items_import(
         parsed = _Parsed()
 
         def flush() -> None:
+            _project_check(parsed, project=project, gold=gold)
             if parsed.items and not parsed.error_count:
                 batch = _write(
-                    project=project, parsed=parsed, annotator=annotator, provenance=provenance
+                    project=project,
+                    parsed=parsed,
+                    annotator=annotator,
+                    provenance=provenance,
+                    gold=gold,
                 )
                 result.items_created += batch.items_created
                 result.items_existing += batch.items_existing
@@ -176,6 +188,34 @@ def import_user_get_or_create(*, source_name: str) -> User:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user
+
+
+def _project_check(parsed: _Parsed, *, project: Project, gold: bool) -> None:
+    """What a row can only be checked against once the project is known: the rating scale,
+    the pairwise-only "both bad" verdict, and (``gold``) an expected answer on every row."""
+    pairwise = project.mode == Project.Mode.PAIRWISE
+    for row, item in parsed.items:
+        if gold and item.gold is None and item.ranking is None:
+            parsed.error(row, "gold", "every row of a gold import needs a 'gold' or a ranking")
+        if item.gold is not None and item.gold.both_bad and not pairwise:
+            parsed.error(row, "gold.verdict", "only pairwise projects have a 'both bad' verdict")
+        for index, judgement in enumerate(item.judgements):
+            if judgement.both_bad and not pairwise:
+                parsed.error(
+                    row,
+                    f"judgements[{index}].verdict",
+                    "only pairwise projects have a 'both bad' verdict",
+                )
+            if judgement.ratings and not project.ask_ratings:
+                parsed.error(
+                    row, f"judgements[{index}].ratings", "this project does not ask for ratings"
+                )
+            elif any(r > project.rating_scale for r in judgement.ratings.values()):
+                parsed.error(
+                    row,
+                    f"judgements[{index}].ratings",
+                    f"ratings run from 1 to {project.rating_scale} in this project",
+                )
 
 
 def _refuse(message: str, field_name: str) -> None:
@@ -246,7 +286,12 @@ def _keep(parsed: _Parsed, seen: dict[str, int], row: int, item: ParsedItem) -> 
 
 
 def _write(
-    *, project: Project, parsed: _Parsed, annotator: User, provenance: dict[str, Any]
+    *,
+    project: Project,
+    parsed: _Parsed,
+    annotator: User,
+    provenance: dict[str, Any],
+    gold: bool = False,
 ) -> ImportResult:
     ids = [item.external_id or "" for _, item in parsed.items]
     existing: set[str] = set()
@@ -257,6 +302,17 @@ def _write(
             ).values_list("external_id", flat=True)
         )
     new = [(row, item) for row, item in parsed.items if item.external_id not in existing]
+    if gold:
+        for _, candidate in new:
+            if candidate.gold is None and candidate.ranking is not None:
+                # The row's preference is the expected answer, not a judgement of it.
+                candidate.gold = ParsedGold(ranking=candidate.ranking)
+                candidate.ranking = None
+    named = sorted({j.annotator for _, row_item in new for j in row_item.judgements})
+    source_name = annotator.username.removeprefix(IMPORT_USER_PREFIX)
+    annotators = {
+        name: import_user_get_or_create(source_name=f"{source_name}/{name}") for name in named
+    }
 
     items = Item.objects.bulk_create(
         [
@@ -267,6 +323,7 @@ def _write(
                 metadata={**item.metadata, "import": {**provenance, "row": row}}
                 if "import" not in item.metadata
                 else item.metadata,
+                is_gold=item.gold is not None,
             )
             for row, item in new
         ],
@@ -288,10 +345,29 @@ def _write(
         batch_size=BATCH_SIZE,
     )
     judgements = []
+    gold_items: list[Item] = []
     offset = 0
     for item, (_, parsed_item) in zip(items, new, strict=True):
         response_ids = [r.pk for r in responses[offset : offset + len(parsed_item.responses)]]
         offset += len(parsed_item.responses)
+        if parsed_item.gold is not None:
+            item.gold_ranking = [[response_ids[i] for i in g] for g in parsed_item.gold.ranking]
+            item.gold_both_bad = parsed_item.gold.both_bad
+            gold_items.append(item)
+        for named_judgement in parsed_item.judgements:
+            assert named_judgement.ranking is not None
+            judgements.append(
+                Judgement(
+                    item=item,
+                    annotator=annotators[named_judgement.annotator],
+                    source=Judgement.Source.IMPORTED,
+                    ranking=[[response_ids[i] for i in g] for g in named_judgement.ranking],
+                    both_bad=named_judgement.both_bad,
+                    ratings={str(response_ids[i]): v for i, v in named_judgement.ratings.items()},
+                    rationale=named_judgement.rationale,
+                    shown_order=response_ids,
+                )
+            )
         if parsed_item.ranking is None:
             continue
         judgements.append(
@@ -303,6 +379,11 @@ def _write(
             )
         )
     Judgement.objects.bulk_create(judgements, batch_size=BATCH_SIZE)
+    if gold_items:
+        Item.objects.bulk_update(
+            gold_items, ["gold_ranking", "gold_both_bad"], batch_size=BATCH_SIZE
+        )
+        project_gold_count_refresh(project=project)
     return ImportResult(
         items_created=len(items),
         items_existing=len(parsed.items) - len(new),

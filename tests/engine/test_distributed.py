@@ -248,3 +248,24 @@ def test_a_bad_input_in_a_launch_is_the_engines_own_typed_error(
         )
     assert caught.value.field == "beta"
     assert str(caught.value) == "beta: must be a number, not 'lots'"
+
+
+def test_processes_and_backend_are_checked_like_any_config_field() -> None:
+    from training.engine import config_from_dict
+
+    config = config_from_dict("dpo", {"processes": 4, "backend": "deepspeed-zero3"})
+    assert (config.processes, config.backend) == (4, "deepspeed-zero3")
+    assert (config_from_dict("reward", {}).processes, config_from_dict("reward", {}).backend) == (
+        1,
+        "ddp",
+    )
+    cases: list[tuple[str, dict[str, object], str]] = [
+        ("dpo", {"processes": 0}, "processes"),
+        ("dpo", {"backend": "horovod", "processes": 2}, "backend"),
+        ("dpo", {"backend": "fsdp"}, "backend"),  # a sharded backend with one process
+        ("ppo", {"backend": "deepspeed-zero3", "processes": 2}, "backend"),
+    ]
+    for method, values, field in cases:
+        with pytest.raises(ConfigError) as caught:
+            config_from_dict(method, values)
+        assert caught.value.field == field, (method, values)

@@ -342,11 +342,12 @@ def test_skip_with_next_answers_with_the_next_item() -> None:
 
 
 def test_a_refused_submit_with_next_takes_no_lease() -> None:
-    client, project, first, _second = _holding_the_first_of_two()
+    client, project, first, second = _holding_the_first_of_two()
+    # The other item's responses: ids that exist but are not this item's, in any test order.
     refused = _post_json(
         client,
         reverse("judgement-submit", args=[project.slug, first.pk]) + "?next=1",
-        {"ranking": [[1], [2]]},
+        {"ranking": [[pk] for pk in response_ids(second)]},
     )
     assert refused.status_code == 400 and "next" not in refused.json()
     assert list(Assignment.objects.values_list("item_id", "status")) == [(first.pk, "active")]

@@ -49,6 +49,10 @@ Number = Annotated[float, _not_bool("float_type")]
 Bool = StrictBool
 Text = StrictStr
 
+# How several processes share a training job; one accelerate config file each in config/accelerate/.
+Backend = Literal["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"]
+BACKENDS: tuple[str, ...] = typing.get_args(Backend)
+
 _PYDANTIC = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
@@ -101,6 +105,24 @@ class TrainConfig:
     logging_steps: Whole = Field(
         default=5, description="Report progress and metrics every this many steps.", ge=1
     )
+    processes: Whole = Field(
+        default=1,
+        description=(
+            "Processes (one per GPU) that train together; more than 1 starts the engine as that "
+            "many ranks under accelerate launch (torchrun on CPU). Effective batch = batch x "
+            "accumulation x processes."
+        ),
+        ge=1,
+        le=64,
+    )
+    backend: Backend = Field(
+        default="ddp",
+        description=(
+            "How the ranks share the work (config/accelerate/<backend>.yaml): ddp splits the "
+            "data, deepspeed-zero2 also the optimizer state, deepspeed-zero3 and fsdp the "
+            "weights too. GPUs only, except ddp."
+        ),
+    )
 
     @model_validator(mode="after")
     def _cross_field(self) -> TrainConfig:
@@ -111,6 +133,8 @@ class TrainConfig:
         """Cross-field rules (raise ConfigError naming the field); subclasses extend it."""
         if self.max_steps == 0:
             raise ConfigError("must be -1 (use epochs) or a positive number", field="max_steps")
+        if self.backend != "ddp" and self.processes < 2:
+            raise ConfigError(f"{self.backend} needs processes of 2 or more", field="backend")
 
 
 _LR = "Peak learning rate (AdamW, linear decay)."
@@ -123,7 +147,7 @@ class RewardConfig(TrainConfig):
     learning_rate: Number = Field(default=1e-4, description=_LR, gt=0)
     max_length: Whole = Field(
         default=1024,
-        description="Longest prompt+response in tokens; longer pairs are dropped and counted.",
+        description="Longest prompt+response in tokens; longer pairs are truncated (prompt start).",
         ge=8,
     )
     center_rewards_coefficient: Number | None = Field(
@@ -203,6 +227,13 @@ class _OnlineConfig(TrainConfig):
         description="KL penalty towards the reference model (0: no reference model).",
         ge=0,
     )
+    use_vllm: Bool = Field(
+        default=False,
+        description=(
+            "Sample rollouts with vLLM on the training GPUs where vLLM is installed and a GPU "
+            "is present (requirements-gpu.txt); otherwise transformers, with a message."
+        ),
+    )
 
     def check(self) -> None:
         super().check()
@@ -265,6 +296,10 @@ class PPOConfig(TrainConfig):
 
     def check(self) -> None:
         super().check()
+        if self.backend in ("fsdp", "deepspeed-zero3"):
+            raise ConfigError(
+                "PPO (TRL's own loop) runs on ddp or deepspeed-zero2 only", field="backend"
+            )
         batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
         if batch % self.num_mini_batches:
             raise ConfigError(

@@ -68,3 +68,16 @@ def vllm_generate(
     )
     outputs = llm.generate(texts, params, use_tqdm=False)
     return [[choice.text.strip() for choice in output.outputs] for output in outputs]
+
+
+def vllm_args(run: Any, wanted: bool) -> dict[str, Any]:
+    """TRL's GRPO/RLOO arguments for rollouts: vLLM colocated on the training GPUs when it was
+    asked for and can run, else nothing (transformers' generate), saying why in the run's log."""
+    if not wanted:
+        return {}
+    reason = vllm_unavailable()
+    if reason is not None:
+        run.log(f"use_vllm is on, but rollouts use transformers' generate: {reason}")
+        return {}
+    run.log("rollouts with vLLM (colocated)")
+    return {"use_vllm": True, "vllm_mode": "colocate"}

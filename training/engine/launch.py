@@ -41,13 +41,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from training.engine.config import BACKENDS
 from training.engine.distributed import event_parse, log_tail
 from training.engine.errors import ConfigError, DataError, EngineError, ModelNotFoundError
 from training.engine.results import Hooks, Progress, TrainResult
 
 logger = logging.getLogger("training.engine")
 
-BACKENDS: tuple[str, ...] = ("ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3")
 CPU_BACKENDS: tuple[str, ...] = ("ddp",)
 ROOT = Path(__file__).resolve().parents[2]
 ACCELERATE_CONFIG_DIR = ROOT / "config" / "accelerate"
@@ -130,13 +130,23 @@ def launch_command(
     return argv, env
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the process that started it dies (Linux)."""
-    with contextlib.suppress(Exception):
+def _libc() -> Any:
+    """libc, loaded in the parent: a child between fork and exec must not import anything."""
+    try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not Linux: no parent-death signal, the ranks' watchdog still applies
+        return None
+
+
+_LIBC = _libc()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (Linux)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _config_dict(config: Any) -> dict[str, Any]:

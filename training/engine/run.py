@@ -8,7 +8,7 @@ from pathlib import Path
 
 from training.engine.config import TrainConfig, config_coerce, method_get
 from training.engine.data import data_read, data_split
-from training.engine.distributed import barrier, rank_hooks
+from training.engine.distributed import barrier, launched, rank_hooks
 from training.engine.errors import ConfigError, EngineError
 from training.engine.results import Hooks, Progress, TrainResult
 
@@ -28,6 +28,8 @@ def train(
     Checkpoints go to out/checkpoints every save_steps; if one exists there, training resumes from
     the last one. `reward_model` (a reward model directory) is required for ppo, grpo and rloo.
     Everything (config, data, model paths) is validated before any model is loaded for training.
+    With `processes` above 1 in the config, the run is started as that many ranks
+    (`training.engine.launch.train_launched`) and its result returned the same way.
     """
     from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
 
@@ -41,6 +43,21 @@ def train(
         model_check(str(reward_model), what="reward model")
     elif reward_model:
         raise ConfigError(f"{method} does not use a reward model", field="reward_model")
+    if cfg.processes > 1 and not launched():
+        from training.engine.launch import train_launched
+
+        # The same call as N ranks under a launcher; every rank runs this function again.
+        return train_launched(
+            method,
+            data=data,
+            base=base,
+            out=out,
+            config=cfg,
+            reward_model=reward_model,
+            hooks=hooks,
+            processes=cfg.processes,
+            backend=cfg.backend,
+        )
     train_rows, eval_rows = data_split(
         data_file.rows, eval_fraction=cfg.eval_fraction, seed=cfg.seed
     )

@@ -29,6 +29,12 @@ class Command(BaseCommand):
             "--source-name",
             help="who the imported judgements are by: user import:<NAME> (default: the format)",
         )
+        parser.add_argument(
+            "--gold",
+            action="store_true",
+            help="import every row as a gold item (its 'gold' field, or its preference, is "
+            "the expected answer)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         slug = options["project"]
@@ -47,6 +53,7 @@ class Command(BaseCommand):
                 source=options["path"],
                 format=options["format"],
                 source_name=options["source_name"],
+                gold=options["gold"],
             )
         except ApplicationError as exc:
             details = exc.details if isinstance(exc.details, dict) else {}

@@ -12,6 +12,7 @@ from typing import Any, cast
 from training.engine.config import GRPOConfig, RLOOConfig, _OnlineConfig
 from training.engine.data import prompt_messages
 from training.engine.errors import DataError
+from training.engine.fast_generate import vllm_args
 from training.engine.generate import chat_text
 from training.engine.methods import MethodResult
 from training.engine.methods.common import (
@@ -61,6 +62,7 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
         "top_p": config.top_p,
         "beta": config.beta,
         "log_completions": False,
+        **vllm_args(run, config.use_vllm),
     }
     callback = engine_callback(run)
     trainer_kwargs = {
@@ -97,6 +99,7 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
             reward_tokenizer=reward_tokenizer,
             max_new_tokens=config.max_completion_length,
             seed=config.seed,
+            reward_path=run.reward_model,
         )
     )
     save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
