@@ -59,22 +59,17 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _texts(tokenizer: Any, rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    from training.engine.evaluate import _pair_text
-
-    first = [_pair_text(tokenizer, r["prompt"], r["chosen"]) for r in rows]
-    second = [_pair_text(tokenizer, r["prompt"], r["rejected"]) for r in rows]
-    return first, second
-
-
 def margins(model_dir: Path, rows: list[dict[str, Any]]) -> list[float]:
     """The reward model's |score(a) - score(b)| for each item (the engine's scoring)."""
-    from training.engine.evaluate import reward_model_load, scores
+    from training.engine.evaluate import reward_format_load, reward_model_load
+    from training.engine.formatting import score_completions
 
     model, tokenizer = reward_model_load(model_dir)
-    a, b = _texts(tokenizer, rows)
-    sa, sb = scores(model, tokenizer, a), scores(model, tokenizer, b)
-    return [abs(x - y) for x, y in zip(sa, sb, strict=True)]
+    fmt = reward_format_load(model_dir, tokenizer)
+    items = [(r["prompt"], r[side]) for side in ("chosen", "rejected") for r in rows]
+    values = score_completions(model, tokenizer, fmt, items)
+    a, b = values[: len(rows)], values[len(rows) :]
+    return [abs(x - y) for x, y in zip(a, b, strict=True)]
 
 
 def train_and_measure(

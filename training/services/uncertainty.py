@@ -63,9 +63,12 @@ def items_score_uncertainty(*, project: Project, item_ids: Iterable[int] | None 
     if version is None:
         logger.info("no promoted reward model in %s: nothing to score", project.slug)
         return 0
-    from training.engine.evaluate import _pair_text, reward_model_load, scores
+    from training.engine.evaluate import reward_format_load, reward_model_load
+    from training.engine.formatting import score_completions
 
-    model, tokenizer = reward_model_load(artifact_absolute(version.artifact_path))
+    path = artifact_absolute(version.artifact_path)
+    model, tokenizer = reward_model_load(path)
+    fmt = reward_format_load(path, tokenizer)  # formatted exactly as in its training
     items = Item.objects.filter(project=project).order_by("id")
     if item_ids is not None:
         items = items.filter(pk__in=list(item_ids))
@@ -74,14 +77,13 @@ def items_score_uncertainty(*, project: Project, item_ids: Iterable[int] | None 
     for start in range(0, len(ids), SCORE_CHUNK):
         chunk = list(Item.objects.filter(pk__in=ids[start : start + SCORE_CHUNK]).order_by("id"))
         responses = _round_responses(chunk)
-        texts: list[str] = []
+        pairs: list[tuple[object, object]] = []
         owners: list[int] = []
         for item in chunk:
             for _, content in responses[item.pk]:
-                completion = [{"role": "assistant", "content": content}]
-                texts.append(_pair_text(tokenizer, item.messages, completion))
+                pairs.append((item.messages, [{"role": "assistant", "content": content}]))
                 owners.append(item.pk)
-        values = scores(model, tokenizer, texts) if texts else []
+        values = score_completions(model, tokenizer, fmt, pairs) if pairs else []
         by_item: dict[int, list[float]] = {}
         for owner, value in zip(owners, values, strict=True):
             by_item.setdefault(owner, []).append(value)
