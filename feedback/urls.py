@@ -7,6 +7,7 @@ the workspace script calls; they call the same services as the REST API.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from core.logout import LogoutView
 from feedback.views import dashboard, data, leaderboard, projects, workspace
 
 urlpatterns = [
@@ -17,7 +18,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("", workspace.home, name="home"),
     path("p/<slug:slug>/", workspace.annotate, name="annotate"),
     path("p/<slug:slug>/next/", workspace.next_item, name="next-item"),
