@@ -64,6 +64,11 @@ bench-smoke: install
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
+# Tiny sizes of the benchmarks of issue 13 (the leaderboard fit, active labelling).
+bench-smoke:
+	$(BIN)/python bench/leaderboard.py --smoke
+	$(BIN)/python bench/active.py --smoke
+
 # The README's screenshots (docs/screenshots/), from a throw-away demo: see tools/screenshots.py.
 screenshots: install-dev
 	$(BIN)/python tools/screenshots.py

@@ -351,6 +351,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "training.tasks.job_run": {"queue": "gpu"},
+    "training.tasks.items_score": {"queue": "gpu"},
     "training.tasks.jobs_reap": {"queue": "default"},
     "training.tasks.retrain_check": {"queue": "default"},
     "feedback.tasks.assignments_expire": {"queue": "default"},

@@ -41,3 +41,14 @@ def retrain_check(project_id: int) -> int | None:
         project=project, launched_by=f"schedule:{retrain_task_name(project)}"
     )
     return run.pk if run is not None else None
+
+
+@shared_task(name="training.tasks.items_score", acks_late=True, reject_on_worker_lost=True)
+def items_score(project_id: int, item_ids: list[int] | None = None) -> int:
+    """Score items for the uncertainty policy with the promoted reward model."""
+    from training.services.uncertainty import items_score_uncertainty
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return items_score_uncertainty(project=project, item_ids=item_ids)

@@ -36,6 +36,7 @@ from training import engine
 from training.artifacts import artifact_absolute, job_out_dir
 from training.models import TRAIN_KINDS, JobMetric, ModelVersion, TrainingJob
 from training.selectors import items_needing_responses
+from training.services.uncertainty import uncertainty_score_later
 
 logger = logging.getLogger(__name__)
 
@@ -432,6 +433,8 @@ def _responses_record(
         for row in rows:
             new_responses.setdefault(row.item_id, []).append(row.pk)
         candidates_arrived(project=job.project, new_responses=new_responses)
+        # Their rounds changed: the uncertainty policy's margins are scored again.
+        uncertainty_score_later(project=job.project, item_ids=sorted(new_responses))
     # Rendered here, in the worker, so that annotators' pages need not render them.
     responses_render(response_ids=[row.pk for row in rows])
     return len(rows)
