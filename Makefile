@@ -81,6 +81,10 @@ bench-smoke: install-dev services
 		$(FIGURES) 'judgements/s'
 	$(SMOKE) bench/loop.py --db $(BENCH_DB)_loop --items 4 --steps 1 --eval-prompts 2 \
 		$(FIGURES) 'orchestration overhead'
+	$(SMOKE) bench/import_memory.py --smoke --db $(BENCH_DB)_import_mem $(FIGURES) 'peak'
+	$(SMOKE) bench/leaderboard.py --smoke $(FIGURES) -E 'win rate|nothing to measure'
+	$(SMOKE) bench/active.py --smoke $(FIGURES) -E 'labels ->|nothing to measure'
+	BENCH_DB=$(BENCH_DB)_agreement $(SMOKE) bench/agreement.py --smoke $(FIGURES) 'agreement rate'
 	$(PY) -m bench._db drop $(BENCH_DB)_template
 
 test: lint typecheck imports pytest bench-smoke

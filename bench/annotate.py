@@ -19,6 +19,12 @@ is a row), the per-item counter right. Target on a 2-core machine: >= 200 judgem
 with p99 < 250 ms.
 
 Run:  .venv/bin/python bench/annotate.py [--annotators 32] [--seconds 30] [--port 8300]
+
+``--freeze-redis 15`` measures a hung Redis (issue 15): the run uses a redis-server of its
+own (on ``--port`` + 1, never the shared one), stops it with SIGSTOP ``--freeze-at``
+seconds into the timed window (connections stay open, nothing answers) and resumes it
+15 s later, then prints judgements/s before, during and after the freeze and how many
+seconds of throughput the freeze cost.
 """
 
 import argparse
@@ -67,6 +73,13 @@ def parse_args() -> argparse.Namespace:
         help="ask for the next item in a request of its own after each submit "
         "(the page gets it in the submit's answer)",
     )
+    parser.add_argument(
+        "--freeze-redis",
+        type=float,
+        default=0.0,
+        help="seconds to freeze a redis-server of the bench's own during the run (0: none)",
+    )
+    parser.add_argument("--freeze-at", type=float, default=10.0, help="when, into the run")
     return parser.parse_args()
 
 
@@ -171,6 +184,7 @@ def start_gunicorn(args: argparse.Namespace, env: dict[str, str]) -> subprocess.
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
     judgements: list[int] = field(default_factory=list)
+    judged_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     errors: list[str] = field(default_factory=list)
     conflicts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -275,6 +289,7 @@ class Annotator:
                 stats.latencies["submit"].append(elapsed)
                 if status == 201:
                     stats.judgements.append(answer["judgement"]["id"])
+                    stats.judged_at.append(time.monotonic())
                 elif status == 409:
                     stats.conflicts += 1
                 else:
@@ -379,8 +394,46 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def own_redis_start(port: int) -> subprocess.Popen[bytes]:
+    """A redis-server of the bench's own, to freeze without touching the shared one."""
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", tempfile.mkdtemp(prefix="bench-redis-")],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.connect()
+            conn.close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("redis-server did not come up")
+
+
+def freeze_report(stats: Stats, started: float, frozen: tuple[float, float], wall: float) -> None:
+    """Judgements/s before, during and after the freeze, and the seconds of work lost."""
+    start, end = frozen
+    times = stats.judged_at
+    before = sum(1 for t in times if t < start) / max(start - started, 1e-9)
+    during = sum(1 for t in times if start <= t < end) / max(end - start, 1e-9)
+    after_end = started + wall
+    after = sum(1 for t in times if t >= end) / max(after_end - end, 1e-9)
+    steady = (before + after) / 2 if after_end - end > 1 else before
+    lost = (end - start) * (1 - during / steady) if steady else float("nan")
+    print(
+        f"redis frozen {end - start:.1f} s: {before:.1f} judgements/s before, {during:.1f} "
+        f"during, {after:.1f} after; the freeze cost {lost:.1f} s of throughput"
+    )
+
+
 def main() -> None:
     args = parse_args()
+    redis_server: subprocess.Popen[bytes] | None = None
+    if args.freeze_redis:
+        redis_server = own_redis_start(args.port + 1)
+        os.environ["BENCH_REDIS"] = f"redis://127.0.0.1:{args.port + 1}/1"
     database_url = create_database(args.db)
     static_root = tempfile.mkdtemp(prefix="bench-static-")
     env = {
@@ -431,7 +484,20 @@ def main() -> None:
             for n, a in enumerate(annotators)
         ]
         started = time.perf_counter()
+        started_at = time.monotonic()
         client_cpu = time.process_time()
+        frozen: list[float] = []
+        if redis_server is not None:
+
+            def freeze(process: subprocess.Popen[bytes] = redis_server) -> None:
+                time.sleep(args.freeze_at)
+                frozen.append(time.monotonic())
+                process.send_signal(signal.SIGSTOP)
+                time.sleep(args.freeze_redis)
+                process.send_signal(signal.SIGCONT)
+                frozen.append(time.monotonic())
+
+            threading.Thread(target=freeze, daemon=True).start()
         for thread in threads:
             thread.start()
         time.sleep(min(2.0, args.seconds / 4))
@@ -463,6 +529,8 @@ def main() -> None:
                 f"mean {statistics.fmean(ms) if ms else float('nan'):.1f} ms"
             )
         print(f"409 conflicts: {stats.conflicts}; errors: {len(stats.errors)}")
+        if len(frozen) == 2:
+            freeze_report(stats, started_at, (frozen[0], frozen[1]), wall)
         for error in stats.errors[:5]:
             print(f"  {error}")
         problems = verify(stats, args.overlap)
@@ -480,6 +548,10 @@ def main() -> None:
         connections.close_all()
         if not args.keep_db:
             drop_database(args.db)
+        if redis_server is not None:
+            redis_server.send_signal(signal.SIGCONT)
+            redis_server.terminate()
+            redis_server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ offline with no server. ``DJANGO_ENV=production`` turns DEBUG off, insists on a
 SECRET_KEY and switches on the HTTPS hardening that ``check --deploy`` asks for.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -20,6 +21,8 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+# Django's development server (manage.py runserver, and make demo's web process).
+RUNSERVER = len(sys.argv) > 1 and sys.argv[1] == "runserver"
 PRODUCTION = DJANGO_ENV == "production"
 
 # Where the embedded defaults keep their state: the SQLite file, the filesystem
@@ -103,7 +106,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # runserver serves each request in a thread of its own, so a persistent connection is
+    # never reused and is left open when its thread ends: with 32 clients it filled
+    # Postgres ("too many clients already"). Django's advice: no persistent connections
+    # under runserver (each request closes its own). gunicorn and workers keep them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNSERVER else env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -116,18 +123,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # another process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # Reuses its Redis clients; reads and writes fail open (see core/cache.py), and give up
-    # on a Redis that does not answer within a second.
+    # Reuses its Redis clients; reads and writes fail open (see core/cache.py), give up on
+    # a Redis that does not answer within CACHE_TIMEOUT_SECONDS, and stop calling one that
+    # just failed for CACHE_BREAKER_SECONDS (a circuit breaker).
     CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
+    _cache_timeout = env.float("CACHE_TIMEOUT_SECONDS", default=0.25)
     CACHES["default"].setdefault("OPTIONS", {}).update(
-        {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+        {
+            "socket_connect_timeout": _cache_timeout,
+            "socket_timeout": _cache_timeout,
+            "breaker_seconds": env.float("CACHE_BREAKER_SECONDS", default=5.0),
+        }
     )
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="feedback")
 SHARED_CACHE = CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if SHARED_CACHE
-    else "django.contrib.sessions.backends.db"
+    # cached_db, with logouts that survive an unreachable cache (core/sessions.py)
+    "core.sessions" if SHARED_CACHE else "django.contrib.sessions.backends.db"
 )
 
 # --- auth ----------------------------------------------------------------------------
@@ -151,6 +163,19 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# Keyed by username *and* address: a failing client locks only that username from its own
+# address, so many people behind one proxy cannot lock every account, nor one another out.
+# The address is the client's, as core/client_ip.py reads it: X-Forwarded-For counts only
+# when the request comes from one of TRUSTED_PROXIES (addresses or networks).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+
+# API throttling (core/throttling.py): N/second|minute|hour|day, or "off".
+API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+    "anon": env.str("API_THROTTLE_ANON", default="120/minute"),
+    "failed_auth": env.str("API_THROTTLE_FAILED_AUTH", default="30/minute"),
+}
 
 # --- i18n / time ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -217,9 +242,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated request then gets 401 with
         # "WWW-Authenticate: Token" rather than 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Per user, per address without credentials, and per address for failed token
+    # authentications (core.authentication): rates from the environment (core/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+    ],
+    # JSON only in production; the browsable API in development.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies only; the file import declares multipart itself.
     # Through core.inputs: depth limit, 64-bit integers, no NUL or lone surrogate.
@@ -317,6 +351,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "training.tasks.job_run": {"queue": "gpu"},
+    "training.tasks.items_score": {"queue": "gpu"},
     "training.tasks.jobs_reap": {"queue": "default"},
     "training.tasks.retrain_check": {"queue": "default"},
     "training.tasks.retrain_advance": {"queue": "default"},

@@ -72,6 +72,7 @@ _ERROR_STATUSES = {
     "404": "No such object, or one in a project you are not a member of.",
     "405": "Method not allowed.",
     "409": "The request clashes with the current state.",
+    "429": "Too many requests (API_THROTTLE_*); `Retry-After` says when to try again.",
 }
 
 
@@ -107,7 +108,9 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         user = request.user
         assert isinstance(user, User)
-        return Response({"token": token_issue(user=user)}, status=status.HTTP_201_CREATED)
+        response = Response({"token": token_issue(user=user)}, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"  # a token must not be kept by any cache
+        return response
 
     @extend_schema(summary="Revoke your API token", responses={204: None})
     def delete(self, request: Request) -> Response:

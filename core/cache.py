@@ -11,10 +11,18 @@ fail open.
   ``cached_db``; rendered Markdown can be rendered again), so a Redis that cannot be
   reached turns reads into misses and writes into no-ops, with a warning, instead of
   failing every page. Deletes still raise: a logout must not silently leave a session
-  in the cache to come back with Redis.
+  in the cache to come back with Redis (``core.sessions`` records it to be deleted later).
+- A Redis that hangs (frozen, not dead) would cost every call its socket timeout. Calls
+  are bounded by a short timeout (``CACHE_TIMEOUT_SECONDS``, 0.25 s), and a circuit
+  breaker stops calling a Redis that just failed: for ``CACHE_BREAKER_SECONDS`` (5 s)
+  every call of this process answers at once as if Redis were unreachable; then one call
+  tries again (and closes the breaker, or opens it for another period). A 15 s hang then
+  costs each process a few timed-out calls, not one timeout per call.
 """
 
 import logging
+import threading
+import time
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
@@ -25,6 +33,50 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+DEFAULT_BREAKER_SECONDS = 5.0
+
+
+class CacheUnreachable(RedisConnectionError):
+    """The breaker is open: Redis failed a moment ago and is not being called."""
+
+
+class CircuitBreaker:
+    """Open for ``seconds`` after a failure; then one caller at a time may try."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+        self.trips = 0
+
+    def allow(self) -> bool:
+        """Whether to call Redis now. After the open period the first caller probes it
+        (the others still skip it until the probe answers)."""
+        if self._open_until == 0.0:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now < self._open_until:
+                return False
+            self._open_until = now + self.seconds  # this caller probes
+            return True
+
+    def succeeded(self) -> None:
+        if self._open_until != 0.0:
+            self.reset()
+
+    def failed(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + self.seconds
+            self.trips += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -45,46 +97,74 @@ class RedisCacheClient(django_redis.RedisCacheClient):
 
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
+        options = dict(params.get("OPTIONS") or {})
+        breaker_seconds = float(options.pop("breaker_seconds", DEFAULT_BREAKER_SECONDS))
+        super().__init__(server, {**params, "OPTIONS": options})
         self._class = RedisCacheClient
+        self.breaker = CircuitBreaker(breaker_seconds)
 
-    def _unreachable(self, operation: str, error: Exception) -> None:
-        logger.warning("cache %s failed, carrying on without the cache: %s", operation, error)
+    def _call(self, operation: str, call: Any, fallback: Any, *, raises: bool = False) -> Any:
+        if not self.breaker.allow():
+            if raises:
+                raise CacheUnreachable("the cache failed a moment ago; not calling it yet")
+            return fallback
+        try:
+            result = call()
+        except UNREACHABLE as error:
+            self.breaker.failed()
+            logger.warning("cache %s failed, carrying on without the cache: %s", operation, error)
+            if raises:
+                raise
+            return fallback
+        self.breaker.succeeded()
+        return result
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        try:
-            return super().get(key, default, version)
-        except UNREACHABLE as error:
-            self._unreachable("read", error)
-            return default
+        return self._call(
+            "read", lambda: super(RedisCache, self).get(key, default, version), default
+        )
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE as error:
-            self._unreachable("read", error)
-            return {}
+        return self._call("read", lambda: super(RedisCache, self).get_many(keys, version), {})
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        try:
-            return super().has_key(key, version)
-        except UNREACHABLE as error:
-            self._unreachable("read", error)
-            return False
+        return self._call("read", lambda: super(RedisCache, self).has_key(key, version), False)
 
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE as error:
-            self._unreachable("write", error)
+        self._call("write", lambda: super(RedisCache, self).set(key, value, timeout, version), None)
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        return self._call(
+            "write", lambda: super(RedisCache, self).add(key, value, timeout, version), False
+        )
 
     def set_many(
         self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        try:
-            return super().set_many(data, timeout, version)
-        except UNREACHABLE as error:
-            self._unreachable("write", error)
-            return list(data)
+        return self._call(
+            "write", lambda: super(RedisCache, self).set_many(data, timeout, version), list(data)
+        )
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return self._call(
+            "write", lambda: super(RedisCache, self).touch(key, timeout, version), False
+        )
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._call(
+            "delete", lambda: super(RedisCache, self).delete(key, version), False, raises=True
+        )
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        self._call(
+            "delete", lambda: super(RedisCache, self).delete_many(keys, version), None, raises=True
+        )
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self._call(
+            "write", lambda: super(RedisCache, self).incr(key, delta, version), 0, raises=True
+        )

@@ -7,7 +7,8 @@ the workspace script calls; they call the same services as the REST API.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from feedback.views import dashboard, data, projects, workspace
+from core.logout import LogoutView
+from feedback.views import dashboard, data, leaderboard, projects, workspace
 
 urlpatterns = [
     path(
@@ -17,12 +18,13 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("", workspace.home, name="home"),
     path("p/<slug:slug>/", workspace.annotate, name="annotate"),
     path("p/<slug:slug>/next/", workspace.next_item, name="next-item"),
     path("p/<slug:slug>/judgements/", workspace.judgement_list, name="judgements"),
     path("p/<slug:slug>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("p/<slug:slug>/leaderboard/", leaderboard.leaderboard, name="leaderboard"),
     path("p/<slug:slug>/items/<int:item_id>/", workspace.item_page, name="item"),
     path(
         "p/<slug:slug>/items/<int:item_id>/judgement/",

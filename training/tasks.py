@@ -56,3 +56,14 @@ def retrain_advance(run_id: int) -> str:
     from training.services.retrain import retrain_advance as retrain_advance_service
 
     return retrain_advance_service(run_id=run_id)
+
+
+@shared_task(name="training.tasks.items_score", acks_late=True, reject_on_worker_lost=True)
+def items_score(project_id: int, item_ids: list[int] | None = None) -> int:
+    """Score items for the uncertainty policy with the promoted reward model."""
+    from training.services.uncertainty import items_score_uncertainty
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return items_score_uncertainty(project=project, item_ids=item_ids)

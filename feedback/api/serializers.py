@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from feedback.blind import sees_everything, shown_responses
 from feedback.models import Item, Judgement, Membership, Project, Response
 from feedback.services.imports import IMPORT_FORMATS
 
@@ -249,3 +250,57 @@ def page_of(
 
 ItemPage = page_of(ItemSerializer, "ItemPage")
 JudgementPage = page_of(JudgementSerializer, "JudgementPage")
+
+
+class BlindResponseSerializer(serializers.ModelSerializer[Response]):
+    """A response as an annotator sees it: its text only (see ``feedback.blind``)."""
+
+    class Meta:
+        model = Response
+        fields = ["id", "content"]
+        read_only_fields = fields
+
+
+class BlindItemSerializer(serializers.ModelSerializer[Item]):
+    """An item as an annotator sees it: the conversation and the shown responses, in the
+    order shuffled for them; no item metadata, no model names, sources or positions."""
+
+    messages = MessageSerializer(many=True, read_only=True)
+    responses = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "messages", "judgement_count", "responses", "created_at"]
+        read_only_fields = fields
+
+    def get_responses(self, item: Item) -> Any:
+        given = self.context.get("shown_ids", {}).get(item.pk)
+        if given is not None:  # a lease: its round's responses, in the shown order
+            by_id = {r.pk: r for r in item.responses.all()}
+            shown = [by_id[i] for i in given if i in by_id]
+        else:
+            shown = shown_responses(
+                user=self.context["user"], item=item, responses=item.responses.all()
+            )
+        return BlindResponseSerializer(shown, many=True).data
+
+
+def item_data(item: Item, *, user: Any, role: str) -> Any:
+    """An item for this user: everything, or blind for an annotator."""
+    if sees_everything(role):
+        return ItemSerializer(item).data
+    return BlindItemSerializer(item, context={"user": user}).data
+
+
+def items_data(items: Any, *, user: Any, role: str) -> Any:
+    if sees_everything(role):
+        return ItemSerializer(items, many=True).data
+    return BlindItemSerializer(items, many=True, context={"user": user}).data
+
+
+class BlindAssignmentSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    round = serializers.IntegerField()
+    response_ids = serializers.ListField(child=serializers.IntegerField())
+    item = BlindItemSerializer()

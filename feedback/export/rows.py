@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
+from core.preferences import preference_problem
 from feedback.export.pairs import Pair, agreement, consensus_copeland, ranking_pairs
 from feedback.export.params import ExportParams
 from feedback.export.render import completion_text, hh_prefix, hh_transcript, prompt_text
@@ -323,6 +324,8 @@ class _Builder:
         for pair, margin in self.pairs(item, verdict):
             chosen = content[pair.chosen][R_CONTENT]
             rejected = content[pair.rejected][R_CONTENT]
+            if preference_problem(prompt=item.messages, chosen=chosen, rejected=rejected):
+                continue  # two responses with the same text: no preference (core.preferences)
             row: Row
             if fmt == "trl":
                 row = {

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.preferences import preference_problem
+
 ROLES = ("system", "user", "assistant")
 MAX_EXTERNAL_ID = 255
 
@@ -177,12 +179,13 @@ def preference_pair(
 ) -> ParsedItem:
     """An item with two responses, ``chosen`` first, and the judgement that prefers it.
 
-    Identical texts carry no preference: the row is skipped (a warning), not imported.
+    An empty text is a valid answer. Identical texts carry no preference
+    (``core.preferences``, the rule the export and the engine apply too): the row is skipped
+    with a warning naming it, not imported.
     """
-    if chosen == rejected:
-        raise RowSkipped(
-            "chosen and rejected are identical; no preference to import", field=chosen_field
-        )
+    problem = preference_problem(prompt=messages, chosen=chosen, rejected=rejected)
+    if problem is not None:
+        raise RowSkipped(problem[1], field=chosen_field if problem[0] == "chosen" else problem[0])
     return ParsedItem(
         messages=messages,
         responses=[ParsedResponse(content=chosen), ParsedResponse(content=rejected)],

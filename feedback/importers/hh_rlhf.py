@@ -28,6 +28,7 @@ content, so re-importing the file creates nothing new.
 import re
 from typing import Any
 
+from core.preferences import IDENTICAL
 from feedback.importers.base import (
     ParsedItem,
     RowError,
@@ -48,9 +49,7 @@ def parse(row: Any) -> list[ParsedItem]:
     chosen = transcript_split(require_str(require_key(row, "chosen"), "chosen"), "chosen")
     rejected = transcript_split(require_str(require_key(row, "rejected"), "rejected"), "rejected")
     if chosen == rejected:
-        raise RowSkipped(
-            "chosen and rejected are identical; no preference to import", field="chosen"
-        )
+        raise RowSkipped(IDENTICAL, field="chosen")
     if chosen[:-1] != rejected[:-1]:
         raise RowSkipped(
             "chosen and rejected differ before their last Assistant turn; no shared prompt",

@@ -23,6 +23,7 @@ rejected: the row is skipped with a warning.
 
 from typing import Any
 
+from core.preferences import IDENTICAL
 from feedback.importers.base import (
     ParsedItem,
     RowError,
@@ -111,9 +112,7 @@ def _one_reply(value: Any, name: str) -> str:
 def _implicit(chosen: Any, rejected: Any) -> tuple[list[dict[str, str]], str, str]:
     if isinstance(chosen, str) and isinstance(rejected, str):
         if chosen == rejected:
-            raise RowSkipped(
-                "chosen and rejected are identical; no preference to import", field="chosen"
-            )
+            raise RowSkipped(IDENTICAL, field="chosen")
         cut = _common_prefix_length(chosen, rejected)
         if cut > 0 and chosen[cut - 1] == " ":
             cut -= 1
@@ -127,9 +126,7 @@ def _implicit(chosen: Any, rejected: Any) -> tuple[list[dict[str, str]], str, st
         chosen_messages = messages_parse(chosen, "chosen")
         rejected_messages = messages_parse(rejected, "rejected")
         if chosen_messages == rejected_messages:
-            raise RowSkipped(
-                "chosen and rejected are identical; no preference to import", field="chosen"
-            )
+            raise RowSkipped(IDENTICAL, field="chosen")
         cut = _common_prefix_length(chosen_messages, rejected_messages)
         prompt = chosen_messages[:cut]
         if not prompt:

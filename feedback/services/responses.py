@@ -22,13 +22,13 @@ def responses_generated_add(
     model_name: str,
     metadata: Mapping[str, Any],
     guard: Callable[[], None] | None = None,
-) -> int:
+) -> dict[int, list[int]]:
     """Add the model's candidates ``texts[i]`` to ``items[i]``, each item up to
     project.responses_per_item, atomically; new candidates of an item already judged or
     held open a new round on it. ``guard()`` runs first in the same transaction (the
     caller's check that it may still write: it raises to write nothing). The new rows are
-    rendered after the commit, so annotators' pages need not render them. Returns how
-    many were added."""
+    rendered after the commit, so annotators' pages need not render them. Returns the
+    new responses' ids by item id."""
     with transaction.atomic():
         if guard is not None:
             guard()
@@ -69,4 +69,4 @@ def responses_generated_add(
             new_responses.setdefault(row.item_id, []).append(row.pk)
         candidates_arrived(project=project, new_responses=new_responses)
     responses_render(response_ids=[row.pk for row in rows])
-    return len(rows)
+    return new_responses

@@ -1,11 +1,11 @@
 """What the item page shows: the conversation and the responses, blind and shuffled."""
 
-import random
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.safestring import SafeString
 
+from feedback.blind import shown_order_for
 from feedback.models import Assignment, Item, Judgement, Project
 from feedback.rendering import markdown_render, markdown_render_many, render_key
 from feedback.selectors import item_response_texts, round_response_ids
@@ -52,20 +52,6 @@ class ItemView:
     @property
     def rating_choices(self) -> range:
         return range(1, self.project.rating_scale + 1)
-
-
-def shown_order_for(
-    *, user: AbstractBaseUser, item: Item, response_ids: list[int], round: int = 1
-) -> list[int]:
-    """The responses in the order this annotator sees them: shuffled with a seed of
-    (annotator, item, round), so a reload or a reopen shows the same order. Pairwise
-    projects show the first two."""
-    order = sorted(response_ids)
-    seed = f"{user.pk}:{item.pk}" if round == 1 else f"{user.pk}:{item.pk}:{round}"
-    random.Random(seed).shuffle(order)
-    if item.project.mode == Project.Mode.PAIRWISE:
-        return order[:2]
-    return order
 
 
 def item_view_build(

@@ -21,6 +21,7 @@ from feedback.access import MANAGING_ROLES
 from feedback.models import Judgement, Membership, Project
 from feedback.rendering import markdown_render_html
 from feedback.selectors import projects_for_user
+from feedback.services.members import member_find
 from feedback.services.projects import (
     membership_remove,
     membership_set,
@@ -204,27 +205,9 @@ def markdown_preview(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"html": markdown_render_html(text) if text.strip() else ""})
 
 
-def _find_user(text: str) -> User:
-    """An existing account by username, or by e-mail when exactly one has it."""
-    text = text.strip()
-    if not text:
-        raise ValidationError("user: required", details={"user": ["type a username or e-mail"]})
-    user = User.objects.filter(username=text).first()
-    if user is not None:
-        return user
-    if "@" in text:
-        found = list(User.objects.filter(email__iexact=text)[:2])
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise ValidationError(
-                "user: several accounts have this e-mail",
-                details={"user": ["several accounts have this e-mail; use the username"]},
-            )
-    raise ValidationError(
-        f"user: no account '{text}'",
-        details={"user": [f"no account with the username or e-mail '{text[:100]}'"]},
-    )
+def _find_user(request: HttpRequest, text: str) -> User:
+    """An account the admin may add, by username or e-mail (``feedback.services.members``)."""
+    return member_find(actor=_user(request), name=text, field="user", by_email=True)
 
 
 @login_required
@@ -242,7 +225,7 @@ def project_members(request: HttpRequest, slug: str) -> HttpResponse:
                     "user": request.POST.get("user", ""),
                     "role": request.POST.get("role", ""),
                 }
-                member = _find_user(typed["user"])
+                member = _find_user(request, typed["user"])
                 existed = project.memberships.filter(user=member).exists()
                 membership_set(project=project, user=member, role=typed["role"])
                 verb = "is now" if existed else "joined as"

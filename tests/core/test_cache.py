@@ -69,7 +69,7 @@ def test_pages_still_work_with_sessions_in_an_unreachable_cache() -> None:
     user = User.objects.create_user("ann", password="correct horse battery staple")
     with override_settings(
         CACHES={"default": UNREACHABLE},
-        SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
+        SESSION_ENGINE="core.sessions",
     ):
         client = Client()
         logged_in = client.post(

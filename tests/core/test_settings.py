@@ -56,7 +56,7 @@ def test_sessions_use_the_shared_cache_only_when_there_is_one() -> None:
         "settings.SESSION_ENGINE, settings.CACHES['default']['BACKEND'], sep=' '",
         CACHE_URL="redis://127.0.0.1:6379/1",
     )
-    assert shared == "django.contrib.sessions.backends.cached_db core.cache.RedisCache"
+    assert shared == "core.sessions core.cache.RedisCache"
     # A per-process memory cache would let a logged-out session live on in another process.
     alone = _settings_value("settings.SESSION_ENGINE", CACHE_URL="locmemcache://")
     assert alone == "django.contrib.sessions.backends.db"

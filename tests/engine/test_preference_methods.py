@@ -51,9 +51,11 @@ def test_reward_model_learns_saves_and_records_lineage(tiny_model: Path, tmp_pat
     assert reloaded.config.num_labels == 1
 
 
-def test_reward_counts_pairs_too_long_for_max_length(tiny_model: Path, tmp_path: Path) -> None:
+def test_reward_truncates_long_pairs_instead_of_dropping_them(
+    tiny_model: Path, tmp_path: Path
+) -> None:
     rows = preference_rows(12, conversational=False)
-    rows[0]["chosen"] = " a long answer" * 60
+    rows[0]["prompt"] = "a long question about many things " * 40
     rows[1]["rejected"] = " another long answer" * 60
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)
 
@@ -65,8 +67,15 @@ def test_reward_counts_pairs_too_long_for_max_length(tiny_model: Path, tmp_path:
         config={**FAST, "max_steps": 1, "max_length": 64, "eval_fraction": 0.0},
     )
 
-    assert result.metrics["dropped_rows"] == 2
-    assert result.card["dropped_rows"] == {"train": 2, "eval": 0, "max_length": 64}
+    assert result.metrics["dropped_rows"] == 0
+    assert result.card["dropped_rows"] == {"train": 0, "eval": 0, "max_length": 64}
+    truncation = result.card["truncation"]["train"]
+    assert truncation["rows"] == 12
+    assert truncation["prompt_truncated"] == 2  # both long rows trained on, prompts cut
+    assert truncation["response_truncated"] == 1  # the long answer alone exceeds 64 tokens
+    assert truncation["longest_tokens"] == 64
+    assert result.metrics["truncated_rows"] == 2
+    assert result.card["reward_format"] == {"kind": "causal", "max_length": 64}
 
 
 def test_dpo_trains_against_a_reference_copy(tiny_model: Path, tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ class RewardConfig(TrainConfig):
     learning_rate: Number = Field(default=1e-4, description=_LR, gt=0)
     max_length: Whole = Field(
         default=1024,
-        description="Longest prompt+response in tokens; longer pairs are dropped and counted.",
+        description="Longest prompt+response in tokens; longer pairs are truncated (prompt start).",
         ge=8,
     )
     center_rewards_coefficient: Number | None = Field(

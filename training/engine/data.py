@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.preferences import preference_problem
 from training.engine.catalog import method_get
 from training.engine.errors import DataError
 
@@ -41,10 +42,14 @@ def _is_messages(value: object) -> bool:
     )
 
 
+# An empty completion is a valid answer (core.preferences); an empty prompt is not.
+COMPLETIONS = ("chosen", "rejected", "completion")
+
+
 def _check_value(where: str, column: str, kind: str, value: object) -> None:
     if kind == "text":
         if isinstance(value, str):
-            if not value.strip():
+            if not value.strip() and column not in COMPLETIONS:
                 raise DataError(f"{where}: column '{column}' is empty")
             return
         if _is_messages(value):
@@ -114,6 +119,12 @@ def data_read(path: str | Path, method: str) -> DataFile:
             raise DataError(
                 f"{where}: mixes plain strings and message lists; use one form for every column"
             )
+        if "chosen" in row:
+            problem = preference_problem(
+                prompt=row.get("prompt"), chosen=row["chosen"], rejected=row["rejected"]
+            )
+            if problem is not None:
+                raise DataError(f"{where}: column '{problem[0]}': {problem[1]}")
         rows.append(row)
     if not rows:
         raise DataError(f"{path.name} has no rows")

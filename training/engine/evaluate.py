@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
 from training.engine.config import GenerateConfig, build_config
 from training.engine.data import data_read
 from training.engine.errors import DataError
+from training.engine.formatting import (
+    PairFormat,
+    format_of_model,
+    score_completions,
+    score_ids,
+)
 from training.engine.generate import (
     causal_lm_for_inference,
-    chat_text,
     device,
     prompts_check,
     sample,
 )
+from training.engine.intervals import Z_95, wilson_interval
 from training.engine.results import WinRate
 
-Z_95 = 1.959963984540054
+__all__ = ["Z_95", "wilson_interval"]
+
 TIE_TOLERANCE = 1e-6
 
 
@@ -40,63 +46,45 @@ def reward_model_load(name: str | Path) -> tuple[Any, Any]:
     return model.to(device()).eval(), tokenizer
 
 
-def scores(model: Any, tokenizer: Any, texts: list[str], *, batch_size: int = 16) -> list[float]:
-    """The reward model's scalar score of each full text."""
-    import torch
-
-    out: list[float] = []
-    for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(
-            texts[start : start + batch_size],
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=min(tokenizer.model_max_length, 4096),
-            add_special_tokens=False,
-        ).to(model.device)
-        with torch.inference_mode():
-            logits = model(**encoded).logits
-        out.extend(float(x) for x in logits[:, 0].float().cpu())
-    return out
+def reward_format_load(name: str | Path, tokenizer: Any) -> PairFormat:
+    """The formatting the reward model at `name` was trained with (from its card)."""
+    return format_of_model(name, tokenizer)
 
 
-def _pair_text(tokenizer: Any, prompt: Any, completion: Any) -> str:
-    """prompt + completion as the reward trainer saw it (chat template, or strings plus EOS)."""
-    if isinstance(completion, list):
-        messages = (prompt or []) + completion
-        return chat_text(tokenizer, messages, add_generation_prompt=False)
-    text = (prompt or "") + completion
-    eos = tokenizer.eos_token or ""
-    return text if text.endswith(eos) else text + eos
+def scores(
+    model: Any, tokenizer: Any, texts: list[str], *, batch_size: int = 16, max_length: int = 4096
+) -> list[float]:
+    """The reward model's scalar score of each full text (already formatted), length-sorted
+    batches; a text longer than `max_length` keeps its end (the response), not its start."""
+    sequences = []
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        sequences.append(ids[max(0, len(ids) - max_length) :])
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return score_ids(model, pad, sequences, batch_size=batch_size)
 
 
-def evaluate_reward_accuracy(*, reward_model: str | Path, data: str | Path) -> dict[str, float]:
-    """{"accuracy", "mean_margin", "n"} of a reward model on preference rows (chosen > rejected)."""
+def evaluate_reward_accuracy(
+    *, reward_model: str | Path, data: str | Path, batch_size: int = 16
+) -> dict[str, float]:
+    """{"accuracy", "accuracy_low", "accuracy_high", "mean_margin", "n"} of a reward model on
+    preference rows (chosen > rejected), formatted and truncated exactly as in its training."""
     rows = data_read(data, "reward").rows
     model, tokenizer = reward_model_load(reward_model)
-    chosen = scores(
-        model, tokenizer, [_pair_text(tokenizer, r.get("prompt"), r["chosen"]) for r in rows]
-    )
-    rejected = scores(
-        model, tokenizer, [_pair_text(tokenizer, r.get("prompt"), r["rejected"]) for r in rows]
-    )
+    fmt = reward_format_load(reward_model, tokenizer)
+    items = [(r.get("prompt"), r[side]) for side in ("chosen", "rejected") for r in rows]
+    values = score_completions(model, tokenizer, fmt, items, batch_size=batch_size)
+    chosen, rejected = values[: len(rows)], values[len(rows) :]
     margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
+    wins = sum(m > 0 for m in margins)
+    low, high = wilson_interval(wins, len(margins))
     return {
-        "accuracy": sum(m > 0 for m in margins) / len(margins),
+        "accuracy": wins / len(margins),
+        "accuracy_low": low,
+        "accuracy_high": high,
         "mean_margin": sum(margins) / len(margins),
         "n": float(len(margins)),
     }
-
-
-def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (ties count as half a success)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def evaluate_win_rate(
@@ -116,21 +104,18 @@ def evaluate_win_rate(
     config = build_config(GenerateConfig, dataclasses.asdict(config or GenerateConfig()))
     prompts_check(prompts)
     judge, judge_tokenizer = reward_model_load(reward_model)
+    judge_format = reward_format_load(reward_model, judge_tokenizer)  # as it was trained
     judged: dict[str, list[float]] = {}
     for name, path in (("policy", policy), ("baseline", baseline)):
         model, tokenizer = causal_lm_for_inference(path)
         answers = sample(model, tokenizer, prompts, config)
         del model
-        texts = [
-            chat_text(
-                judge_tokenizer,
-                [*prompt, {"role": "assistant", "content": answer}],
-                add_generation_prompt=False,
-            )
+        items = [
+            (prompt, [{"role": "assistant", "content": answer}])
             for prompt, group in zip(prompts, answers, strict=True)
             for answer in group
         ]
-        judged[name] = scores(judge, judge_tokenizer, texts)
+        judged[name] = score_completions(judge, judge_tokenizer, judge_format, items)
     wins = losses = ties = 0
     for mine, theirs in zip(judged["policy"], judged["baseline"], strict=True):
         if abs(mine - theirs) <= TIE_TOLERANCE:

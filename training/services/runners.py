@@ -30,6 +30,7 @@ from training.services.attempt import (
 )
 from training.services.registry import model_version_create
 from training.services.snapshots import snapshot_file
+from training.services.uncertainty import uncertainty_score_later
 
 GENERATE_CHUNK = 32
 
@@ -139,7 +140,7 @@ def _responses_record(
         if not reporter.owned().select_for_update().exists():
             raise Superseded()
 
-    return responses_generated_add(
+    new_responses = responses_generated_add(
         project=job.project,
         items=items,
         texts=texts,
@@ -147,6 +148,9 @@ def _responses_record(
         metadata={"model_version": job.parent_id, "job": job.pk},
         guard=still_owned,
     )
+    # Their rounds changed: the uncertainty policy's margins are scored again.
+    uncertainty_score_later(project=job.project, item_ids=sorted(new_responses))
+    return sum(len(ids) for ids in new_responses.values())
 
 
 def _run_evaluate(job: TrainingJob, reporter: JobReporter) -> str:

@@ -15,15 +15,24 @@ from core.parsers import FormParser, MultiPartParser
 from feedback.access import MANAGING_ROLES
 from feedback.api import serializers as s
 from feedback.api.base import ById, ProjectView, bool_param, text_param
+from feedback.blind import sees_everything, shown_order_for, shown_responses
 from feedback.models import Item, Project, Response
 from feedback.selectors import round_response_ids
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.imports import items_import
 
+BLIND = (
+    "Annotators are blind, as on the page: they get each response's id and content only,"
+    " in the order shuffled for them (pairwise: the two shown), and no item metadata;"
+    " model_name, source, position and metadata are for admins, exporters and staff."
+)
+
 
 def items_with_responses(project: Project) -> QuerySet[Item]:
-    return Item.objects.filter(project=project).prefetch_related(
-        Prefetch("responses", queryset=Response.objects.order_by("position"))
+    return (
+        Item.objects.filter(project=project)
+        .select_related("project")
+        .prefetch_related(Prefetch("responses", queryset=Response.objects.order_by("position")))
     )
 
 
@@ -33,6 +42,7 @@ class ItemListView(ProjectView):
     @extend_schema(
         operation_id="projects_items_list",
         summary="Items of a project, oldest first, with their responses (cursor pages)",
+        description=BLIND,
         parameters=[
             OpenApiParameter("external_id", str, description="Only the item with this id."),
             OpenApiParameter(
@@ -58,7 +68,8 @@ class ItemListView(ProjectView):
         paginator = ById()
         page = paginator.paginate_queryset(items, request, view=self)
         assert page is not None
-        return paginator.get_paginated_response(s.ItemSerializer(page, many=True).data)
+        data = s.items_data(page, user=self.user, role=self.role)
+        return paginator.get_paginated_response(data)
 
     @extend_schema(
         summary="Create items in bulk (project admins), all or nothing",
@@ -115,21 +126,32 @@ class ItemImportView(ProjectView):
 
 
 class ItemDetailView(ProjectView):
-    @extend_schema(summary="One item with its responses", responses=s.ItemSerializer)
+    @extend_schema(
+        summary="One item with its responses", description=BLIND, responses=s.ItemSerializer
+    )
     def get(self, request: Request, slug: str, item_id: int) -> ApiResponse:
         item = items_with_responses(self.project).filter(pk=item_id).first()
         if item is None:
             raise NotFound(f"No item {item_id} in project '{slug}'.")
-        return ApiResponse(s.ItemSerializer(item).data)
+        return ApiResponse(s.item_data(item, user=self.user, role=self.role))
 
 
 class ResponseListView(ProjectView):
-    @extend_schema(summary="The responses of an item", responses=s.ResponseSerializer(many=True))
+    @extend_schema(
+        summary="The responses of an item",
+        description=BLIND,
+        responses=s.ResponseSerializer(many=True),
+    )
     def get(self, request: Request, slug: str, item_id: int) -> ApiResponse:
-        responses = Response.objects.filter(item__project=self.project, item_id=item_id)
-        if not Item.objects.filter(project=self.project, pk=item_id).exists():
+        item = Item.objects.filter(project=self.project, pk=item_id).select_related("project")
+        found = item.first()
+        if found is None:
             raise NotFound(f"No item {item_id} in project '{slug}'.")
-        return ApiResponse(s.ResponseSerializer(responses.order_by("position"), many=True).data)
+        responses = Response.objects.filter(item=found).order_by("position")
+        if sees_everything(self.role):
+            return ApiResponse(s.ResponseSerializer(responses, many=True).data)
+        shown = shown_responses(user=self.user, item=found, responses=responses)
+        return ApiResponse(s.BlindResponseSerializer(shown, many=True).data)
 
 
 class ItemSkipView(ProjectView):
@@ -156,7 +178,7 @@ class NextView(ProjectView):
         description=(
             "The item you hold a live lease on, or a new lease on the next item that needs you"
             " (the same service as the workspace page). 204 when nothing is left for you."
-            " Submit with POST /api/judgements/ before the lease expires."
+            " Submit with POST /api/judgements/ before the lease expires. " + BLIND
         ),
         request=None,
         responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="Nothing left.")},
@@ -166,11 +188,20 @@ class NextView(ProjectView):
         if lease is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
         item = items_with_responses(self.project).get(pk=lease.item_id)
+        response_ids = round_response_ids(item=item, number=lease.round)
+        if not sees_everything(self.role):
+            # Blind: the round's responses in the order shuffled for this annotator.
+            response_ids = shown_order_for(
+                user=self.user, item=item, response_ids=response_ids, round=lease.round
+            )
         data = {
             "id": lease.pk,
             "expires_at": lease.expires_at,
             "round": lease.round,
-            "response_ids": round_response_ids(item=item, number=lease.round),
+            "response_ids": response_ids,
             "item": item,
         }
-        return ApiResponse(s.AssignmentSerializer(data).data)
+        if sees_everything(self.role):
+            return ApiResponse(s.AssignmentSerializer(data).data)
+        context = {"user": self.user, "shown_ids": {item.pk: response_ids}}
+        return ApiResponse(s.BlindAssignmentSerializer(data, context=context).data)

@@ -1,18 +1,18 @@
 """Projects and their members."""
 
-from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from core.errors import NotFound, PermissionDenied, ValidationError
+from core.errors import NotFound, PermissionDenied
 from feedback.access import MANAGING_ROLES
 from feedback.api import serializers as s
 from feedback.api.base import ProjectView, request_user
 from feedback.models import Membership
 from feedback.selectors import projects_for_user
+from feedback.services.members import member_find
 from feedback.services.projects import (
     membership_remove,
     membership_set,
@@ -90,9 +90,7 @@ class MemberListView(ProjectView):
     def post(self, request: Request, slug: str) -> ApiResponse:
         body = s.MemberSetInput(data=request.data)
         body.is_valid(raise_exception=True)
-        user = User.objects.filter(username=body.validated_data["username"]).first()
-        if user is None:
-            raise ValidationError("username: no such user", details={"username": ["no such user"]})
+        user = member_find(actor=self.user, name=body.validated_data["username"])
         membership = membership_set(
             project=self.project, user=user, role=body.validated_data["role"]
         )

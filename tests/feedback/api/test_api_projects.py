@@ -112,3 +112,29 @@ def test_the_rating_scale_is_fixed_once_ratings_were_given(world: World) -> None
     Judgement.objects.filter(pk=world.judgement_a.pk).update(ratings={str(pk): 6})
     locked = client.patch("/api/projects/alpha/", {"rating_scale": 10}, format="json")
     assert locked.status_code == 409 and locked.json()["error"]["code"] == "rating_scale_locked"
+
+
+def test_a_project_admin_adds_only_active_non_staff_accounts_and_learns_nothing_else(
+    world: World,
+) -> None:
+    from tests.factories import user_make
+
+    user_make("root", is_staff=True, is_superuser=True)
+    user_make("gone", is_active=False)
+    user_make("newcomer")
+    admin = client_for(world.admin_a)
+    answers = {
+        name: admin.post(
+            "/api/projects/alpha/members/", {"username": name, "role": "annotator"}, format="json"
+        )
+        for name in ("root", "gone", "nobody-by-this-name", "newcomer")
+    }
+    refusals = [answers[n].json()["error"] for n in ("root", "gone", "nobody-by-this-name")]
+    assert {a.status_code for n, a in answers.items() if n != "newcomer"} == {400}
+    assert refusals[0] == refusals[1] == refusals[2]  # the same answer: nothing to probe
+    assert answers["newcomer"].status_code == 200
+    staff = client_for(user_make("staffer", is_staff=True))
+    added = staff.post(
+        "/api/projects/alpha/members/", {"username": "root", "role": "admin"}, format="json"
+    )
+    assert added.status_code == 200

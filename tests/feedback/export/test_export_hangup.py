@@ -19,7 +19,9 @@ def test_stopping_a_stream_early_cancels_the_read_and_ends_its_transaction() -> 
         for n in range(4000)
     )
     responses = Response.objects.bulk_create(
-        Response(item=item, position=p, content="x" * 1000) for item in items for p in (0, 1)
+        Response(item=item, position=p, content=f"{p}" + "x" * 1000)
+        for item in items
+        for p in (0, 1)
     )
     Judgement.objects.bulk_create(
         Judgement(item=item, annotator=user, ranking=[[a.pk], [b.pk]])

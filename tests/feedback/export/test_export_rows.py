@@ -310,3 +310,18 @@ def test_parameters_round_trip_through_their_query_form() -> None:
         {"format": "kto", "pairs": "best-vs-rest", "since": "2026-01-01", "split": "test"}
     )
     assert export_params_parse(params.as_query()) == params
+
+
+def test_empty_answers_are_exported_and_identical_answers_give_no_pair(
+    project: Project, annotators: list[User], make_item: MakeItem, judge: JudgeFn
+) -> None:
+    item, (silent, same_1, same_2) = make_item("q-empty", "Say nothing?", ["", "Yes.", "Yes."])
+    judge(item, annotators[0], [[silent], [same_1], [same_2]])
+
+    out = rows(project, format="trl")
+
+    prompt = "User: Say nothing?\n\nAssistant:"
+    assert out == [
+        {"prompt": prompt, "chosen": " ", "rejected": " Yes."},
+        {"prompt": prompt, "chosen": " ", "rejected": " Yes."},
+    ]  # the empty reply is a real answer; "Yes." against "Yes." carries no preference

@@ -65,14 +65,16 @@ def heldout_reward(
     reward_tokenizer: Any,
     max_new_tokens: int,
     seed: int,
+    reward_path: str | None = None,
 ) -> dict[str, float]:
-    """Mean reward-model score of one sampled answer per held-out prompt (online methods)."""
+    """Mean reward-model score of one sampled answer per held-out prompt (online methods),
+    formatted as the reward model at `reward_path` was trained (its card)."""
     if not rows:
         return {}
     from training.engine.config import GenerateConfig
     from training.engine.data import prompt_messages
-    from training.engine.evaluate import scores
-    from training.engine.generate import chat_text, sample
+    from training.engine.formatting import format_of_model, score_completions
+    from training.engine.generate import sample
 
     prompts = [prompt_messages(row["prompt"]) for row in rows]
     was_training = policy.training
@@ -84,13 +86,10 @@ def heldout_reward(
     tokenizer.padding_side = side
     policy.train(was_training)
     reward_tokenizer.padding_side = "right"
-    texts = [
-        chat_text(
-            reward_tokenizer,
-            [*prompt, {"role": "assistant", "content": group[0]}],
-            add_generation_prompt=False,
-        )
+    fmt = format_of_model(reward_path or "", reward_tokenizer)
+    items = [
+        (prompt, [{"role": "assistant", "content": group[0]}])
         for prompt, group in zip(prompts, answers, strict=True)
     ]
-    values = scores(reward_model.eval(), reward_tokenizer, texts)
+    values = score_completions(reward_model.eval(), reward_tokenizer, fmt, items)
     return {"eval_reward": sum(values) / len(values), "eval_prompts": float(len(values))}

@@ -99,6 +99,7 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
             reward_tokenizer=reward_tokenizer,
             max_new_tokens=config.max_completion_length,
             seed=config.seed,
+            reward_path=run.reward_model,
         )
     )
     save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather

@@ -108,6 +108,7 @@ def ppo_train(run: Run) -> MethodResult:
             reward_tokenizer=reward_tokenizer,
             max_new_tokens=config.response_length,
             seed=config.seed,
+            reward_path=run.reward_model,
         )
     )
     if trainer.accelerator.is_main_process:

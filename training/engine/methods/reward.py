@@ -1,7 +1,10 @@
 """Reward model (Bradley-Terry) from preference pairs with TRL's RewardTrainer.
 
-TRL drops pairs longer than `max_length` without a word; we count them, report them in the metrics
-and the card, and refuse to start when nothing is left.
+The pairs are tokenized here, not by TRL (`training.engine.formatting`): the format follows the
+base (a text pair for encoders, which have no EOS token; EOS-terminated text or the chat template
+for causal LMs) and is recorded in the card, and long pairs are truncated (the response and the
+prompt's last turns kept) instead of being dropped as TRL would. Both counts go to the metrics
+and the card. Held-out accuracy comes with its 95% Wilson interval.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from typing import Any, cast
 
 from training.engine.config import RewardConfig
 from training.engine.errors import DataError
+from training.engine.formatting import format_choose, pairs_tokenize
+from training.engine.intervals import wilson_interval
 from training.engine.methods import MethodResult
 from training.engine.methods.common import dataset, score_model_load, tokenizer_load
 from training.engine.runtime import Run, common_args, engine_callback, fit, lora_config, save_final
@@ -21,7 +26,19 @@ def reward_train(run: Run) -> MethodResult:
 
     config = cast(RewardConfig, run.config)
     tokenizer = tokenizer_load(run.base)
+    fmt = format_choose(tokenizer, max_length=config.max_length, base=run.base)
     model = score_model_load(run.base, tokenizer)
+    train_rows, train_cut = pairs_tokenize(tokenizer, fmt, run.train_rows)
+    eval_rows, eval_cut = pairs_tokenize(tokenizer, fmt, run.eval_rows)
+    run.extra["reward_format"] = fmt.as_dict()
+    run.extra["truncation"] = {"train": train_cut.as_dict(), "eval": eval_cut.as_dict()}
+    cut = train_cut.prompt_truncated + eval_cut.prompt_truncated
+    cut_response = train_cut.response_truncated + eval_cut.response_truncated
+    if cut or cut_response:
+        run.log(
+            f"truncated {cut} pairs to max_length={config.max_length} tokens (prompt start "
+            f"cut, response kept); {cut_response} of them had a response longer than that"
+        )
     args = TRLRewardConfig(
         **common_args(run),
         max_length=config.max_length,
@@ -31,8 +48,8 @@ def reward_train(run: Run) -> MethodResult:
     trainer = RewardTrainer(
         model=model,
         args=args,
-        train_dataset=dataset(run.train_rows),
-        eval_dataset=dataset(run.eval_rows) if run.eval_rows else None,
+        train_dataset=dataset(train_rows),
+        eval_dataset=dataset(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         peft_config=lora_config(config, task_type="SEQ_CLS"),
         callbacks=[callback],
@@ -60,10 +77,17 @@ def reward_train(run: Run) -> MethodResult:
     steps, cancelled = fit(run, trainer, callback)
     metrics = dict(callback.last_metrics)
     metrics["dropped_rows"] = float(dropped["train"] + dropped["eval"])
+    metrics["truncated_rows"] = float(cut)
+    metrics["response_truncated_rows"] = float(cut_response)
     if cancelled:
         return MethodResult(steps=steps, cancelled=True, metrics=metrics)
     if kept_eval:
         evaluation = trainer.evaluate()
         metrics.update({k: float(v) for k, v in evaluation.items() if isinstance(v, (int, float))})
+        if "eval_accuracy" in metrics:
+            low, high = wilson_interval(metrics["eval_accuracy"] * kept_eval, kept_eval)
+            metrics.update(
+                eval_accuracy_low=low, eval_accuracy_high=high, eval_pairs=float(kept_eval)
+            )
     save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
     return MethodResult(steps=steps, cancelled=False, metrics=metrics)

@@ -1,0 +1,157 @@
+"""Agreement figures and the agreement endpoint's speed.
+
+1. PandaLM's real three-annotator test set (``../shared/data/pandalm_testset-v1.json``,
+   read in place, never copied) imported through the native ``judgements`` field into a
+   pairwise project: Krippendorff's alpha and Fleiss' kappa with bootstrap 95% intervals,
+   each annotator's Dawid-Skene reliability, and the endpoint's time.
+2. ``BENCH_ITEMS`` (10,000) synthetic items x 3 annotators (4 responses, rankings with
+   ties): the endpoint's time.
+
+Run: ``.venv/bin/python bench/agreement.py`` (``--smoke``: 300 items). It makes its own
+database ``fl_d_bench_agreement`` (``BENCH_DB``) and drops it at the end.
+"""
+
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._db import create_database, drop_database
+
+SMOKE = "--smoke" in sys.argv
+DB = os.environ.get("BENCH_DB", "fl_d_bench_agreement")
+ITEMS = 300 if SMOKE else int(os.environ.get("BENCH_ITEMS", "10000"))
+PANDALM = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pandalm_testset-v1.json"
+)
+VERDICT = {0: "tie", 1: "A", 2: "B"}
+
+os.environ["DATABASE_URL"] = create_database(DB)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from feedback.models import Membership, Project  # noqa: E402
+from feedback.services.imports import items_import  # noqa: E402
+
+
+def _import(project: Project, rows: list[Any], source: str) -> None:
+    data = b"\n".join(json.dumps(r).encode() for r in rows)
+    items_import(project=project, source=io.BytesIO(data), format="native", source_name=source)
+
+
+def _time_endpoint(client: APIClient, slug: str, runs: int) -> tuple[float, dict[str, object]]:
+    times, body = [], {}
+    for _ in range(runs):
+        start = time.perf_counter()
+        answer = client.get(f"/api/projects/{slug}/agreement/")
+        times.append(time.perf_counter() - start)
+        assert answer.status_code == 200, answer.content[:300]
+        body = answer.json()
+    return statistics.median(times), body
+
+
+def _ci(body: dict[str, object], key: str) -> str:
+    ci = body.get(f"{key}_ci")
+    value = body.get(key)
+    if value is None:
+        return "null"
+    assert isinstance(value, float)
+    if isinstance(ci, list):
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{value:.3f}"
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    admin = User.objects.create_user("bench-admin", password="x", is_staff=True)
+    client = APIClient()
+    client.force_authenticate(admin)
+    runs = 1 if SMOKE else 3
+
+    if PANDALM.exists():
+        project = Project.objects.create(name="PandaLM", slug="pandalm", mode="pairwise")
+        Membership.objects.create(project=project, user=admin, role="admin")
+        rows = []
+        data = json.loads(PANDALM.read_text())
+        for row in data[: 300 if SMOKE else None]:
+            prompt = str(row["instruction"]) + (f"\n\n{row['input']}" if row.get("input") else "")
+            model_a, _, model_b = row["cmp_key"].partition("_")
+            rows.append(
+                {
+                    "external_id": f"pandalm-{row['idx']}",
+                    "prompt": prompt,
+                    "responses": [
+                        {"content": str(row["response1"]), "model": model_a},
+                        {"content": str(row["response2"]), "model": model_b},
+                    ],
+                    "judgements": [
+                        {"annotator": f"annotator{k}", "verdict": VERDICT[row[f"annotator{k}"]]}
+                        for k in (1, 2, 3)
+                    ],
+                }
+            )
+        _import(project, rows, "pandalm")
+        seconds, body = _time_endpoint(client, "pandalm", runs)
+        print(f"PandaLM test set: {len(rows)} items x 3 annotators (pairwise)")
+        print(f"  Krippendorff's alpha (ordinal): {_ci(body, 'alpha')}")
+        print(f"  Fleiss' kappa:                  {_ci(body, 'kappa')}")
+        print(f"  agreement rate:                 {body['agreement_rate']:.3f}")
+        for a in body["annotators"]:  # type: ignore[attr-defined]
+            print(
+                f"  {a['username']}: reliability {a['reliability']:.3f}, "
+                f"mean tau-b {a['tau_b_mean']:.3f}, {a['items']} items"
+            )
+        print(f"  endpoint: {seconds * 1000:.0f} ms (median of {runs})")
+    else:
+        print(f"PandaLM file not found at {PANDALM}: skipped")
+
+    project = Project.objects.create(name="Synthetic", slug="synthetic")
+    rng = random.Random(0)
+    rows = []
+    for n in range(ITEMS):
+        truth = list(range(4))
+        rng.shuffle(truth)
+        judgements = []
+        for k in range(3):
+            order = truth[:] if rng.random() < 0.7 else rng.sample(truth, 4)
+            groups: list[list[int]] = []
+            for r in order:
+                if groups and rng.random() < 0.2:
+                    groups[-1].append(r)
+                else:
+                    groups.append([r])
+            judgements.append({"annotator": f"ann{k}", "ranking": groups})
+        rows.append(
+            {
+                "external_id": f"s{n}",
+                "prompt": f"Question {n}?",
+                "responses": [f"answer {r}" for r in range(4)],
+                "judgements": judgements,
+            }
+        )
+    _import(project, rows, "sim")
+    seconds, body = _time_endpoint(client, "synthetic", runs)
+    print(f"synthetic: {ITEMS} items x 3 annotators, 4 responses, ties")
+    print(f"  alpha {_ci(body, 'alpha')}; endpoint {seconds * 1000:.0f} ms (median of {runs})")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        django.db.connections.close_all()
+        drop_database(DB)

@@ -1,0 +1,152 @@
+"""Reward models on an encoder and a causal base, scored with the formatting they trained with;
+empty completions are valid answers; identical completions are refused with their line."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import FAST, preference_rows, write_jsonl
+from training.engine import DataError, evaluate_reward_accuracy, train
+from training.engine.data import data_read
+
+pytestmark = pytest.mark.slow
+
+CORPUS = Path(__file__).resolve().parents[2] / "training" / "engine" / "tiny_corpus.txt"
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT with a WordPiece tokenizer, both built here (no hub): no EOS token."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import (  # type: ignore[attr-defined]
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+    )
+
+    out = tmp_path_factory.mktemp("bert") / "model"
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wordpiece.train(
+        [str(CORPUS)], trainers.WordPieceTrainer(vocab_size=600, special_tokens=specials)
+    )
+    cls, sep = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    wordpiece.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
+    )
+    tokenizer = BertTokenizerFast(
+        tokenizer_object=wordpiece,
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+    config = BertConfig(  # type: ignore[call-arg]
+        vocab_size=wordpiece.get_vocab_size(),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=128,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_encoder_reward_model_trains_on_text_pairs_and_scores_the_same_way(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    rows = preference_rows(16, conversational=False)
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+
+    result = train("reward", data=data, base=str(tiny_bert), out=tmp_path / "run", config=FAST)
+
+    assert result.card["reward_format"] == {"kind": "text-pair", "max_length": 1024}
+    assert "eval_accuracy" in result.metrics and "eval_accuracy_low" in result.metrics
+    from transformers import AutoTokenizer
+
+    from training.engine.evaluate import reward_format_load, reward_model_load
+    from training.engine.formatting import pair_encode, score_completions
+
+    tokenizer = AutoTokenizer.from_pretrained(result.model_dir)
+    fmt = reward_format_load(result.model_dir, tokenizer)
+    row = rows[0]
+    ids, _, _ = pair_encode(tokenizer, fmt, row["prompt"], row["chosen"])
+    # the tokenizer's own text-pair encoding: [CLS] prompt [SEP] response [SEP]
+    assert ids == tokenizer(row["prompt"], row["chosen"])["input_ids"]
+    # the evaluation (and so the gate) scores exactly what a single forward pass on it gives
+    model, tokenizer = reward_model_load(result.model_dir)
+    import torch
+
+    with torch.inference_mode():
+        direct = float(model(input_ids=torch.tensor([ids])).logits[0, 0])
+    batched = score_completions(
+        model, tokenizer, fmt, [(r["prompt"], r["chosen"]) for r in rows], batch_size=5
+    )
+    assert batched[0] == pytest.approx(direct, abs=1e-4)
+    held = evaluate_reward_accuracy(reward_model=result.model_dir, data=data)
+    assert held["n"] == 16 and held["accuracy_low"] <= held["accuracy"] <= held["accuracy_high"]
+
+
+def test_length_sorted_scoring_matches_one_row_at_a_time(
+    reward_model: Path, tmp_path: Path
+) -> None:
+    from training.engine.evaluate import reward_format_load, reward_model_load
+    from training.engine.formatting import score_completions
+
+    model, tokenizer = reward_model_load(reward_model)
+    fmt = reward_format_load(reward_model, tokenizer)
+    items = [(r["prompt"], r["chosen"]) for r in preference_rows(9)]
+    items[3] = (
+        [{"role": "user", "content": "a much longer question " * 20}],
+        items[3][1],
+    )  # one long row among short ones
+
+    together = score_completions(model, tokenizer, fmt, items, batch_size=4)
+    alone = [score_completions(model, tokenizer, fmt, [item], batch_size=1)[0] for item in items]
+
+    assert together == pytest.approx(alone, abs=1e-4)
+
+
+def test_empty_completion_is_a_valid_answer_and_trains(tiny_model: Path, tmp_path: Path) -> None:
+    rows = preference_rows(8, conversational=False)
+    rows[0]["chosen"] = " "  # HH-RLHF: the preferred reply is to say nothing
+    rows[1]["rejected"] = ""
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+
+    result = train(
+        "reward",
+        data=data,
+        base=str(tiny_model),
+        out=tmp_path / "run",
+        config={**FAST, "max_steps": 1, "eval_fraction": 0.0},
+    )
+
+    assert result.card["dataset"]["train_rows"] == 8
+    assert result.metrics["dropped_rows"] == 0
+
+
+def test_identical_completions_are_refused_with_their_line(tmp_path: Path) -> None:
+    rows = preference_rows(3, conversational=False)
+    rows[2]["rejected"] = rows[2]["chosen"]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+
+    with pytest.raises(
+        DataError, match=r"line 3: column 'chosen': chosen and rejected are identical"
+    ):
+        data_read(data, "reward")
+
+
+def test_card_records_the_format_the_gate_reads(reward_model: Path) -> None:
+    card = json.loads((reward_model / "card.json").read_text())
+    assert card["reward_format"]["kind"] == "causal"
