@@ -122,6 +122,7 @@ def _fit(
     w: np.ndarray,
     z: np.ndarray | None,
     n_models: int,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float | None]:
     """theta (centred, natural-log scale) and the covariate's coefficient, by maximum
     likelihood under the weak prior."""
@@ -144,11 +145,17 @@ def _fit(
             grad[n_models] = float(residual @ z)
         return nll / total, grad / total
 
-    start = np.zeros(n_models + extra)
+    if start is None:
+        start = np.zeros(n_models + extra)
     result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
     theta = result.x[:n_models]
     theta = theta - theta.mean()
     return theta, (float(result.x[n_models]) if z is not None else None)
+
+
+def _start(theta: np.ndarray, gamma: float | None) -> np.ndarray:
+    """The full-data estimate, where every bootstrap fit starts (fewer iterations)."""
+    return theta if gamma is None else np.append(theta, gamma)
 
 
 def _elo(theta: np.ndarray) -> np.ndarray:
@@ -212,7 +219,13 @@ def leaderboard_fit(
         weights = rng.multinomial(total, w / w.sum()).astype(float)
         keep = weights > 0
         boot, _ = _fit(
-            a[keep], b[keep], y[keep], weights[keep], None if z is None else z[keep], len(models)
+            a[keep],
+            b[keep],
+            y[keep],
+            weights[keep],
+            None if z is None else z[keep],
+            len(models),
+            start=_start(theta, gamma),
         )
         samples[r] = _elo(boot)
     low = np.percentile(samples, 2.5, axis=0) if rounds else scores

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from feedback.models import Assignment, Item, Judgement
+from feedback.models import Assignment, Item, Judgement, Project
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.judgements import judgement_submit
 from tests.factories import items_make, project_make, response_ids, user_make
@@ -49,9 +49,16 @@ def _in_thread(work: Callable[[], None], errors: list[BaseException]) -> threadi
     return threading.Thread(target=run)
 
 
-def test_sixteen_annotators_never_over_assign_double_judge_or_lose_a_lease() -> None:
-    project = project_make(overlap=OVERLAP)
+@pytest.mark.parametrize("order", [o.value for o in Project.Order])
+def test_sixteen_annotators_never_over_assign_double_judge_or_lose_a_lease(order: str) -> None:
+    # Every selection policy: the same leases under a different order.
+    project = project_make(overlap=OVERLAP, order=order)
     items_make(project=project, count=ITEMS, responses=2)
+    if order == Project.Order.UNCERTAINTY:
+        # Margins as the scoring job leaves them: some items scored, some not.
+        rng = random.Random(7)
+        for item in Item.objects.filter(project=project)[: ITEMS // 2]:
+            Item.objects.filter(pk=item.pk).update(rm_margin=rng.random())
     users = [user_make(f"ann{n}", project=project) for n in range(ANNOTATORS)]
     ids = {item.pk: response_ids(item) for item in Item.objects.filter(project=project)}
     leases: dict[int, list[int]] = {u.pk: [] for u in users}

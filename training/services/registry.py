@@ -70,6 +70,11 @@ def model_promote(*, version: ModelVersion) -> ModelVersion:
     version.promoted_at = timezone.now()
     version.save(update_fields=["status", "promoted_at"])
     logger.info("promoted %s", version.label)
+    if version.kind == ModelVersion.Kind.REWARD:
+        # The uncertainty policy's margins are the promoted reward model's: score again.
+        from training.services.uncertainty import uncertainty_score_later
+
+        uncertainty_score_later(project=version.project)
     return version
 
 
