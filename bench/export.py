@@ -25,9 +25,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._db import create_database, drop_database  # noqa: E402
 
 WORDS = (  # noqa: SIM905
     "the model answer question reason data train reward policy human feedback rank pair "
@@ -50,12 +53,32 @@ def text_pool(rng: random.Random, size: int, length: int) -> list[str]:
     return pool
 
 
+def copy_columns(model: Any, given: list[str]) -> tuple[str, tuple[object, ...]]:
+    """The COPY column list of ``model``: the ``given`` columns, then every other column
+    with its model default (so a later migration's new column cannot break the fill)."""
+    import orjson
+    from django.db.models import JSONField
+
+    columns, values = list(given), []
+    for field in model._meta.concrete_fields:
+        if field.column in given or field.primary_key:
+            continue
+        if not field.has_default() and not field.null:
+            raise RuntimeError(f"bench fill: give {model.__name__}.{field.name} (no default)")
+        value = field.get_default()
+        if isinstance(field, JSONField):
+            value = orjson.dumps(value).decode()
+        columns.append(field.column)
+        values.append(value)
+    return f"{model._meta.db_table} ({', '.join(columns)})", tuple(values)
+
+
 def fill(*, db_url: str, slug: str, size: int, refill: bool) -> None:
     import psycopg
     from django.contrib.auth.models import User
     from django.utils import timezone
 
-    from feedback.models import Project
+    from feedback.models import Item, Judgement, Project, Response
 
     existing = Project.objects.filter(slug=slug).first()
     if existing is not None and not refill:
@@ -78,37 +101,45 @@ def fill(*, db_url: str, slug: str, size: int, refill: bool) -> None:
         first_response = cur.fetchone()[0] + 1  # type: ignore[index]
         import orjson
 
-        with cur.copy(
-            "COPY feedback_item (id, project_id, external_id, messages, metadata, created_at,"
-            " updated_at) FROM STDIN"
-        ) as copy:
+        table, rest = copy_columns(
+            Item,
+            ["id", "project_id", "external_id", "messages", "metadata", "created_at",
+             "updated_at", "judgement_count"],
+        )  # fmt: skip
+        with cur.copy(f"COPY {table} FROM STDIN") as copy:
             for n in range(size):
                 prompt = f"{prompts[n % len(prompts)]} #{n}"
                 messages = orjson.dumps([{"role": "user", "content": prompt}]).decode()
-                copy.write_row((first_item + n, project.pk, f"b{n}", messages, "{}", now, now))
-        with cur.copy(
-            "COPY feedback_response (id, item_id, position, content, source, model_name,"
-            " metadata, created_at, updated_at) FROM STDIN"
-        ) as copy:
+                copy.write_row(
+                    (first_item + n, project.pk, f"b{n}", messages, "{}", now, now, 1, *rest)
+                )
+        table, rest = copy_columns(
+            Response,
+            ["id", "item_id", "position", "content", "source", "model_name", "metadata",
+             "created_at", "updated_at"],
+        )  # fmt: skip
+        with cur.copy(f"COPY {table} FROM STDIN") as copy:
             for n in range(size):
                 for pos in (0, 1):
                     content = f"{answers[(2 * n + pos) % len(answers)]} ({n}.{pos})"
                     copy.write_row(
                         (first_response + 2 * n + pos, first_item + n, pos, content,
-                         "imported", "", "{}", now, now)
+                         "imported", "", "{}", now, now, *rest)
                     )  # fmt: skip
-        with cur.copy(
-            "COPY feedback_judgement (item_id, annotator_id, source, ranking, both_bad, ratings,"
-            " rationale, not_rankable, flag_reason, shown_order, version, is_current, created_at)"
-            " FROM STDIN"
-        ) as copy:
+        table, rest = copy_columns(
+            Judgement,
+            ["item_id", "annotator_id", "source", "ranking", "both_bad", "ratings",
+             "rationale", "not_rankable", "flag_reason", "shown_order", "version",
+             "is_current", "created_at"],
+        )  # fmt: skip
+        with cur.copy(f"COPY {table} FROM STDIN") as copy:
             for n in range(size):
                 a, b = first_response + 2 * n, first_response + 2 * n + 1
                 if rng.random() < 0.5:
                     a, b = b, a
                 copy.write_row(
                     (first_item + n, annotator.pk, "human", f"[[{a}], [{b}]]", False, "{}", "",
-                     False, "", f"[{a}, {b}]", 1, True, now)
+                     False, "", f"[{a}, {b}]", 1, True, now, *rest)
                 )  # fmt: skip
         for table in ("feedback_item", "feedback_response"):
             cur.execute(
@@ -219,14 +250,26 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8400)
     parser.add_argument("--refill", action="store_true")
     parser.add_argument("--fill-only", action="store_true", help="fill the database and stop")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args()
+    try:
+        run(args)
+    finally:
+        if args.drop:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(args.db)
+
+
+def run(args: argparse.Namespace) -> None:
 
     db_url = f"postgres://postgres@127.0.0.1:5432/{args.db}"
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
         if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.db,)).fetchone():
-            c.execute(f'CREATE DATABASE "{args.db}"')
+            create_database(args.db)
     os.environ["DATABASE_URL"] = db_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

@@ -1,7 +1,9 @@
 """Import speed: a 10,000-row native JSONL file (4 responses and a ranking each), and its
 re-import. Prints rows/s. Run: DATABASE_URL=... .venv/bin/python bench/import_bench.py
 
-It creates (and deletes again) a project named ``bench-import`` in that database.
+It creates (and deletes again) a project named ``bench-import`` in that database; with
+``BENCH_DB=name`` it works in a throw-away Postgres database of that name instead (created,
+migrated, dropped). ``BENCH_ROWS`` sets the row count.
 """
 
 import json
@@ -14,7 +16,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django
+from bench._db import create_database, drop_database
+
+BENCH_DB = os.environ.get("BENCH_DB")
+if BENCH_DB:
+    os.environ["DATABASE_URL"] = create_database(BENCH_DB)
+
+import django  # noqa: E402
 
 django.setup()
 
@@ -58,4 +66,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        if BENCH_DB:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+        main()
+    finally:
+        if BENCH_DB:
+            django.db.connections.close_all()
+            drop_database(BENCH_DB)

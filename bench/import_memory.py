@@ -16,6 +16,9 @@ peak during it (``ru_maxrss``). The files, written under a temporary folder:
 - ``real.json``: the same rows as one JSON array, imported again (nothing new is written,
   every row is read and checked).
 
+DEBUG is off, as in production: with DEBUG on, Django keeps the text of the last 9,000
+statements per connection (the bulk inserts of a big import hold every answer's text).
+
 Run:  .venv/bin/python bench/import_memory.py [--megabytes 95]   (--smoke: 2 MB, fast)
 """
 
@@ -142,7 +145,8 @@ def main() -> None:
     megabytes = 2.0 if args.smoke else args.megabytes
     url = create_database(args.db)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "LOG_LEVEL": "WARNING", "FEEDBACK_IMPORT_MAX_BYTES": str(100 * 1024 * 1024)}  # fmt: skip
+           "LOG_LEVEL": "WARNING", "DEBUG": "False",
+           "FEEDBACK_IMPORT_MAX_BYTES": str(100 * 1024 * 1024)}  # fmt: skip
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env,
                        check=True)  # fmt: skip

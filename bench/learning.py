@@ -10,7 +10,7 @@ on the train half:
      given to TRL's RewardTrainer as chosen_ids / rejected_ids).
 Held-out accuracy is the share of test pairs whose chosen answer scores higher; 0.5 is chance.
 
-    .venv/bin/python bench/learning.py [--epochs 2]
+    .venv/bin/python bench/learning.py [--epochs 2] [--max-pairs N]
 """
 
 from __future__ import annotations
@@ -167,6 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--skip-tiny", action="store_true")
+    parser.add_argument(
+        "--max-pairs", type=int, default=None, help="use at most this many pairs (smoke runs)"
+    )
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"no real data at {SHARED}; nothing to measure")
@@ -178,6 +181,8 @@ def main() -> None:
         SHARED / "oasst_en_100_tree.jsonl"
     )
     train_rows, test_rows = split_by_prompt(rows)
+    if args.max_pairs is not None:
+        train_rows, test_rows = train_rows[: args.max_pairs], test_rows[: args.max_pairs // 4 or 1]
     print(
         f"{len(rows)} real pairs: {len(train_rows)} train / {len(test_rows)} held-out (by prompt)"
     )

@@ -5,7 +5,7 @@ train one epoch over the same pairs and save the model; the wall time of that wh
 pairs/s. The engine adds input checks, the split, hooks, checkpoints and the card. Target: engine
 within 1.10x of bare TRL. Runs alternate and the best of N is kept (the machine is shared).
 
-    .venv/bin/python bench/train.py [--pairs 128] [--repeats 3]
+    .venv/bin/python bench/train.py [--pairs 128] [--repeats 3] [--methods reward dpo]
 
 With `--processes N` it measures instead one process against N launched ranks (DDP over gloo on
 CPU, `training.engine.launch`, the path a job with `processes: N` takes), at the same effective
@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--methods", nargs="+", default=["reward", "dpo"], choices=["reward", "dpo"]
+    )
+    parser.add_argument(
         "--processes", type=int, default=1, help="compare one process against this many"
     )
     args = parser.parse_args()
@@ -156,7 +159,7 @@ def main() -> None:
             processes_compare(data, base, work, args.pairs, args.processes, args.repeats)
             return
         print(f"{args.pairs} pairs, tiny model, threads={torch.get_num_threads()}, {HYPER}")
-        for method in ("reward", "dpo"):
+        for method in args.methods:
             engine(method, data, base, work / "warmup")  # first-call imports out of the timing
             shutil.rmtree(work / "warmup")
             rates: dict[str, list[float]] = {"bare": [], "engine": []}

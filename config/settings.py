@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 
-from training.engine.config import METHODS  # plain Python, no Django: the one list of methods
+from training.engine.catalog import METHODS  # plain Python, no Django: the one list of methods
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -299,7 +299,7 @@ SPECTACULAR_SETTINGS = {
 # Time limits per job kind, in seconds (soft: the task is told and marks the job failed;
 # hard: the child process is killed). A late-acked message must not come back while its
 # job still runs, so the visibility timeout is longer than the longest hard limit.
-# TRAINING_LIMIT_<METHOD> for each training method (defaults from training.engine.config.METHODS).
+# TRAINING_LIMIT_<METHOD> for each training method (defaults from training.engine.catalog.METHODS).
 TRAINING_TIME_LIMITS: dict[str, int] = {
     **{
         m.name: env.int(f"TRAINING_LIMIT_{m.name.upper()}", default=m.time_limit_hours * 60 * 60)
@@ -354,6 +354,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.items_score": {"queue": "gpu"},
     "training.tasks.jobs_reap": {"queue": "default"},
     "training.tasks.retrain_check": {"queue": "default"},
+    "training.tasks.retrain_advance": {"queue": "default"},
     "feedback.tasks.assignments_expire": {"queue": "default"},
     "feedback.tasks.project_render": {"queue": "default"},
     "feedback.tasks.import_run": {"queue": "default"},

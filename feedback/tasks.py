@@ -1,4 +1,8 @@
-"""Celery tasks of the feedback app: thin doors onto the services (``default`` queue)."""
+"""Celery tasks of the feedback app: thin doors onto the services (``default`` queue).
+
+Each task imports its service inside its body (HackSoft's Celery guidance): the services
+send these tasks, so this module loads none of them when it is imported.
+"""
 
 from typing import Any
 
@@ -6,20 +10,20 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from feedback.services.assignments import assignments_expire as assignments_expire_service
-from feedback.services.import_jobs import import_job_fail, import_job_run
-from feedback.services.rendering import project_render as project_render_service
-
 
 @shared_task(name="feedback.tasks.assignments_expire")
 def assignments_expire() -> int:
     """Mark the leases that ran out as expired (bookkeeping; see the service)."""
+    from feedback.services.assignments import assignments_expire as assignments_expire_service
+
     return assignments_expire_service()
 
 
 @shared_task(name="feedback.tasks.project_render")
 def project_render(project_id: int) -> tuple[int, int]:
     """Render the project's prompts and responses that have no stored rendering yet."""
+    from feedback.services.rendering import project_render as project_render_service
+
     return project_render_service(project_id=project_id)
 
 
@@ -33,6 +37,8 @@ def project_render(project_id: int) -> tuple[int, int]:
 )
 def import_run(self: Any, job_id: int) -> str:
     """Import a stored upload (a background import job); idempotent."""
+    from feedback.services.import_jobs import import_job_fail, import_job_run
+
     try:
         return import_job_run(job_id=job_id)
     except SoftTimeLimitExceeded:

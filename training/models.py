@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from feedback.models import Project
-from training.engine.config import METHODS
+from training.engine.catalog import METHODS
 
 
 class DatasetSnapshot(models.Model):
@@ -49,7 +49,7 @@ class DatasetSnapshot(models.Model):
         return f"snapshot {self.pk} of {self.project.slug} ({self.format})"
 
 
-# The engine's methods (training.engine.config.METHODS, the one list of them) and two more kinds.
+# The engine's methods (training.engine.catalog.METHODS, the one list of them) and two more kinds.
 # (django-stubs types only the class form of TextChoices, hence the ignore.)
 JobKind: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-overload]
     "JobKind",

@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from training.models import JobKind, ModelVersion, RetrainPolicy, RetrainRun, TrainingJob
+from training.selectors import job_metric_series
 from training.services.retrain import POLICY_FIELDS
 
 
@@ -115,8 +116,6 @@ class JobDetailSerializer(JobSerializer):
 
     def get_metrics(self, job: TrainingJob) -> dict[str, list[list[float]]]:
         """Curves: {metric name: [[step, value], ...]} in step order."""
-        from training.selectors import job_metric_series
-
         return job_metric_series(job=job)
 
 

@@ -1,8 +1,11 @@
 """Celery tasks: thin doors onto the services. Each takes ids and re-reads the rows.
 
-``job_run`` goes to the ``gpu`` queue (training, generation, evaluation); the reaper and
-the retrain checks go to ``default`` (see CELERY_TASK_ROUTES). Job state is in Postgres;
-results are ignored.
+``job_run`` goes to the ``gpu`` queue (training, generation, evaluation); the reaper, the
+retrain checks and the retrain advances go to ``default`` (see CELERY_TASK_ROUTES). Job
+state is in Postgres; results are ignored.
+
+Each task imports its service inside its body (HackSoft's Celery guidance): the services
+send these tasks, so this module loads none of them when it is imported.
 """
 
 import logging
@@ -10,10 +13,6 @@ import logging
 from celery import shared_task
 
 from feedback.models import Project
-from training.services.execution import job_execute
-from training.services.jobs import jobs_reap as jobs_reap_service
-from training.services.retrain import retrain_check as retrain_check_service
-from training.services.retrain import retrain_task_name
 
 logger = logging.getLogger(__name__)
 
@@ -21,18 +20,26 @@ logger = logging.getLogger(__name__)
 @shared_task(name="training.tasks.job_run", acks_late=True, reject_on_worker_lost=True)
 def job_run(job_id: int) -> str:
     """Claim and run job ``job_id``; a second delivery of a claimed job does nothing."""
+    from training.services.execution import job_execute
+
     return job_execute(job_id=job_id)
 
 
 @shared_task(name="training.tasks.jobs_reap")
 def jobs_reap() -> list[int]:
     """Re-queue (or fail) running jobs whose heartbeat stopped."""
+    from training.services.jobs import jobs_reap as jobs_reap_service
+
     return jobs_reap_service()
 
 
 @shared_task(name="training.tasks.retrain_check")
 def retrain_check(project_id: int) -> int | None:
-    """Beat entry per project: start a retrain run if enough new judgements arrived."""
+    """Beat entry per project: advance a run whose job ended, or start a retrain run if
+    enough new judgements arrived."""
+    from training.services.retrain import retrain_check as retrain_check_service
+    from training.services.retrain import retrain_task_name
+
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         logger.warning("retrain check for a project that is gone (%s)", project_id)
@@ -41,6 +48,14 @@ def retrain_check(project_id: int) -> int | None:
         project=project, launched_by=f"schedule:{retrain_task_name(project)}"
     )
     return run.pk if run is not None else None
+
+
+@shared_task(name="training.tasks.retrain_advance", acks_late=True)
+def retrain_advance(run_id: int) -> str:
+    """A job of retrain run ``run_id`` ended: move the run to its next stage (idempotent)."""
+    from training.services.retrain import retrain_advance as retrain_advance_service
+
+    return retrain_advance_service(run_id=run_id)
 
 
 @shared_task(name="training.tasks.items_score", acks_late=True, reject_on_worker_lost=True)

@@ -171,9 +171,12 @@ def project_agreement(
     for entry_list in sets.values():
         for a, _, _ in entry_list:
             figures[a].items += 1
-    for (_, responses), entries in shared.items():
-        order = sorted(responses)
-        signs = [(a, pair_signs(r, order)) for a, r, _ in entries]
+    # Each judgement's pair signs, once: for tau-b here and the reliability model below.
+    signed = {
+        key: [(a, pair_signs(r, sorted(key[1]))) for a, r, _ in entries]
+        for key, entries in shared.items()
+    }
+    for signs in signed.values():
         for (a, sa), (b, sb) in combinations(sorted(signs, key=lambda s: s[0]), 2):
             pair_items[(a, b)] += 1
             tau = tau_b_signs(sa, sb)
@@ -220,7 +223,7 @@ def project_agreement(
             reasons["kappa"] = kappa.reason
 
     if include_reliability and shared and len(annotator_ids) >= 2:
-        reliability = _reliability(shared, index, pairwise=pairwise, n=len(annotator_ids))
+        reliability = _reliability(shared, signed, index, pairwise=pairwise, n=len(annotator_ids))
         for a, value in zip(annotator_ids, reliability, strict=True):
             figures[a].reliability = float(value)
     elif include_reliability:
@@ -248,6 +251,7 @@ def project_agreement(
 
 def _reliability(
     shared: dict[tuple[int, frozenset[int]], list[tuple[int, list[list[int]], bool]]],
+    signed: dict[tuple[int, frozenset[int]], list[tuple[int, list[int]]]],
     index: dict[int, int],
     *,
     pairwise: bool,
@@ -258,8 +262,8 @@ def _reliability(
     annotators: list[int] = []
     labels: list[int] = []
     task = 0
-    for (_, responses), entries in shared.items():
-        order = sorted(responses)
+    for key, entries in shared.items():
+        order = sorted(key[1])
         if pairwise and len(order) == 2:
             for a, r, both_bad in entries:
                 tasks.append(task)
@@ -267,7 +271,7 @@ def _reliability(
                 labels.append(_verdict(r, both_bad, order[0]))
             task += 1
             continue
-        signs = [(a, pair_signs(r, order)) for a, r, _ in entries]
+        signs = signed[key]
         for p in range(len(order) * (len(order) - 1) // 2):
             for a, s in signs:
                 tasks.append(task)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-ITERATIONS = 50
+ITERATIONS = 100  # at most; EM stops once no posterior moves by more than TOLERANCE
+TOLERANCE = 1e-5
 SMOOTHING = 0.01  # added to every confusion count: no probability is exactly 0
 
 
@@ -75,7 +76,11 @@ def dawid_skene(
                 tasks, weights=log_confusion[annotators, c, labels], minlength=n_tasks
             )
         log_post -= log_post.max(axis=1, keepdims=True)
-        posterior = np.exp(log_post)
-        posterior /= posterior.sum(axis=1, keepdims=True)
+        updated = np.exp(log_post)
+        updated /= updated.sum(axis=1, keepdims=True)
+        moved = float(np.abs(updated - posterior).max()) if n_tasks else 0.0
+        posterior = updated
+        if moved < TOLERANCE:
+            break
     diagonal = confusion[:, np.arange(n_classes), np.arange(n_classes)]
     return DawidSkene(reliability=np.asarray(diagonal @ priors), posterior=posterior, priors=priors)

@@ -77,6 +77,8 @@ def import_job_create(
     except BaseException:
         (directory / stored).unlink(missing_ok=True)
         raise
+    # A service names a task only where it sends one; the task imports the service inside
+    # its body (HackSoft's Celery guidance), so neither module loads the other.
     from feedback.tasks import import_run
 
     transaction.on_commit(lambda: import_run.delay(job.pk))

@@ -110,6 +110,8 @@ def project_render_enqueue(*, project_id: int) -> None:
     """Ask a worker to render ``project_id``'s new texts once the current transaction
     commits. A broker that cannot be reached costs only speed (the page renders what is
     not stored yet), so it is logged, not raised: the import it follows has succeeded."""
+    # A service names a task only where it sends one; the task imports the service inside
+    # its body (HackSoft's Celery guidance), so neither module loads the other.
     from feedback.tasks import project_render as task
 
     def send() -> None:

@@ -5,21 +5,23 @@ functions that need them, so importing this package is cheap. Inputs are plain (
 config dataclass), outputs are plain (a model directory with a card.json, metrics).
 """
 
-from training.engine.config import (
+from training.engine.catalog import (
     METHODS,
-    DPOConfig,
-    GenerateConfig,
-    GRPOConfig,
-    KTOConfig,
     Method,
-    PPOConfig,
-    RewardConfig,
-    RLOOConfig,
-    TrainConfig,
     config_defaults,
     config_from_dict,
     config_schema,
     method_get,
+)
+from training.engine.config import (
+    DPOConfig,
+    GenerateConfig,
+    GRPOConfig,
+    KTOConfig,
+    PPOConfig,
+    RewardConfig,
+    RLOOConfig,
+    TrainConfig,
 )
 from training.engine.errors import ConfigError, DataError, EngineError, ModelNotFoundError
 from training.engine.evaluate import (

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from training.engine import distributed
-from training.engine.config import METHODS, GenerateConfig, build_config
+from training.engine.catalog import METHODS
+from training.engine.config import GenerateConfig, build_config
 from training.engine.errors import ConfigError, EngineError
 
 

@@ -6,12 +6,12 @@ pydantic checks and coerces values (1 -> 1.0, "1e-5" -> 1e-5); `build_config` tu
 into a `ConfigError` naming the field, `config_schema` describes the fields to a form or the API
 docs. Cross-field rules live in each class's `check`, run by pydantic after the fields.
 
-`METHODS` is the one list of training methods: every other place (the job kinds, the CLI, the
-form, the data checks, the time limits) reads it. Nothing here imports torch or Django.
+The one list of training methods is `training.engine.catalog.METHODS`. Nothing here imports
+torch or Django.
 
 To add a field: declare it on the class, `name: Type = Field(default=..., description=..., ge=...)`.
-To add a method: write its config class and its `training.engine.methods` module, then add one
-`Method` row to `METHODS`.
+To add a method: write its config class here and its `training.engine.methods` module, then add
+one `Method` row to `training.engine.catalog.METHODS`.
 """
 
 from __future__ import annotations
@@ -322,76 +322,6 @@ class GenerateConfig:
     batch_size: Whole = Field(default=8, description="Prompts per generation batch.", ge=1)
 
 
-# --- the methods ----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    """One training method: its config, its entry point and the data it reads.
-
-    `columns`/`optional` map a JSONL column to its kind: "text" (a string or a list of
-    {role, content} messages), "bool" or "number"."""
-
-    name: str
-    label: str
-    config: type[TrainConfig]
-    entry: str  # "<module under training.engine.methods>.<function>"
-    produces: Literal["reward", "policy"]
-    needs_reward_model: bool
-    columns: Mapping[str, str]
-    example: str
-    optional: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    time_limit_hours: int = 8  # default soft limit of one job (settings.TRAINING_TIME_LIMITS)
-
-
-_PAIR = {"chosen": "text", "rejected": "text"}
-_PAIR_EXAMPLE = '{"prompt": "...", "chosen": "...", "rejected": "..."}'
-_PROMPT = {"prompt": "text"}
-_PROMPT_EXAMPLE = '{"prompt": "..."}'
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "reward", "Reward model", RewardConfig, "reward.reward_train", "reward", False,
-            _PAIR, _PAIR_EXAMPLE, optional={"prompt": "text", "margin": "number"},
-            time_limit_hours=4,
-        ),
-        Method(
-            "dpo", "DPO", DPOConfig, "dpo.dpo_train", "policy", False,
-            _PAIR, _PAIR_EXAMPLE, optional={"prompt": "text"},
-        ),
-        Method(
-            "ppo", "PPO", PPOConfig, "ppo.ppo_train", "policy", True,
-            _PROMPT, _PROMPT_EXAMPLE, time_limit_hours=12,
-        ),
-        Method(
-            "grpo", "GRPO", GRPOConfig, "online.grpo_train", "policy", True,
-            _PROMPT, _PROMPT_EXAMPLE, time_limit_hours=12,
-        ),
-        Method(
-            "rloo", "RLOO", RLOOConfig, "online.rloo_train", "policy", True,
-            _PROMPT, _PROMPT_EXAMPLE, time_limit_hours=12,
-        ),
-        Method(
-            "kto", "KTO", KTOConfig, "kto.kto_train", "policy", False,
-            {"prompt": "text", "completion": "text", "label": "bool"},
-            '{"prompt": "...", "completion": "...", "label": true}',
-        ),
-    )
-}  # fmt: skip
-
-
-def method_get(method: str) -> Method:
-    """The method named `method`; ConfigError(field="method") if there is none."""
-    try:
-        return METHODS[method]
-    except KeyError:
-        raise ConfigError(
-            f"unknown method {method!r}; expected one of {', '.join(METHODS)}", field="method"
-        ) from None
-
-
 # --- validation -----------------------------------------------------------------------------
 
 C = TypeVar("C", TrainConfig, GenerateConfig)
@@ -443,30 +373,6 @@ def build_config(cls: type[C], values: Mapping[str, object] | None) -> C:
         raise _config_error(cls, exc) from None
 
 
-def config_from_dict(method: str, values: Mapping[str, object] | None) -> TrainConfig:
-    """Validate and build the method's config.
-
-    An unknown field or a bad value raises ConfigError(field=...)."""
-    return build_config(method_get(method).config, values)
-
-
-def config_coerce(method: str, config: TrainConfig | Mapping[str, object] | None) -> TrainConfig:
-    """Accept a config of the right class, a dict, or None (defaults); always re-validated."""
-    cls = method_get(method).config
-    if config is None or isinstance(config, Mapping):
-        return build_config(cls, config)
-    if type(config) is not cls:
-        raise ConfigError(
-            f"{method} needs a {cls.__name__}, got {type(config).__name__}", field="config"
-        )
-    return build_config(cls, dataclasses.asdict(config))
-
-
-def config_defaults(method: str) -> dict[str, object]:
-    """Default values, JSON-serialisable (for forms)."""
-    return dataclasses.asdict(method_get(method).config())
-
-
 def _unwrap(hint: Any) -> tuple[Any, bool]:
     """(the field's base type, whether None is allowed), through Optional and Annotated."""
     optional = False
@@ -504,8 +410,3 @@ def class_schema(cls: type[Any]) -> list[dict[str, Any]]:
                 entry[key] = getattr(bound, attr)
         schema.append(entry)
     return schema
-
-
-def config_schema(method: str) -> list[dict[str, Any]]:
-    """[{name, type, default, help, ...bounds}] of the method's config, for forms and API docs."""
-    return class_schema(method_get(method).config)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.preferences import preference_problem
-from training.engine.config import method_get
+from training.engine.catalog import method_get
 from training.engine.errors import DataError
 
 

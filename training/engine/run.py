@@ -6,7 +6,8 @@ import importlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from training.engine.config import TrainConfig, config_coerce, method_get
+from training.engine.catalog import config_coerce, method_get
+from training.engine.config import TrainConfig
 from training.engine.data import data_read, data_split
 from training.engine.distributed import barrier, launched, rank_hooks
 from training.engine.errors import ConfigError, EngineError

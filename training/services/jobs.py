@@ -31,6 +31,8 @@ from training.models import (
     TrainingJob,
 )
 from training.selectors import base_model_default, model_promoted
+from training.services.finish import job_finish
+from training.services.snapshots import snapshot_create
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +148,6 @@ def job_create(
 
     with transaction.atomic():
         if snapshot_params is not None:
-            from training.services.snapshots import snapshot_create
-
             snapshot = snapshot_create(project=project, params=snapshot_params, user=user)
             if not snapshot.row_count:
                 raise _invalid("snapshot_params", "the export with these parameters is empty")
@@ -179,6 +179,8 @@ def job_time_limits(*, kind: str) -> tuple[int, int]:
 
 def job_enqueue(*, job: TrainingJob) -> None:
     """Send the job's message to the gpu queue once the current transaction commits."""
+    # A service names a task only where it sends one; training.tasks imports the services
+    # inside its task functions (HackSoft's Celery guidance), so neither loads the other.
     from training.tasks import job_run
 
     soft, hard = job_time_limits(kind=job.kind)
@@ -191,15 +193,14 @@ def job_enqueue(*, job: TrainingJob) -> None:
 def job_cancel(*, job: TrainingJob) -> TrainingJob:
     """A queued job is cancelled at once; a running one is asked to stop (its training
     loop reads the flag and stops cleanly). A finished job is a Conflict."""
-    now = timezone.now()
     with transaction.atomic():
-        if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=now
+        if job_finish(
+            job_id=job.pk,
+            status=TrainingJob.Status.CANCELLED,
+            expect=TrainingJob.Status.QUEUED,
+            fields={"cancel_requested": True},
         ):
             job.refresh_from_db()
-            from training.services.retrain import retrain_advance
-
-            retrain_advance(job=job)
             return job
         if not TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
             cancel_requested=True
@@ -248,17 +249,12 @@ def jobs_reap(*, now: datetime | None = None) -> list[int]:
         for job in stale:
             silent_since = job.heartbeat_at.isoformat() if job.heartbeat_at else "its start"
             if job.attempts >= job.max_attempts:
-                job.status = TrainingJob.Status.FAILED
-                job.finished_at = now
-                job.error = (
+                error = (
                     f"The worker stopped responding (no heartbeat since {silent_since}) "
                     f"and the job has used all {job.max_attempts} attempts."
                 )
-                job.save(update_fields=["status", "finished_at", "error"])
-                from training.services.retrain import retrain_advance
-
-                retrain_advance(job=job)
-                logger.warning("job %s failed: %s", job.pk, job.error)
+                job_finish(job_id=job.pk, status=TrainingJob.Status.FAILED, error=error)
+                logger.warning("job %s failed: %s", job.pk, error)
             else:
                 job.status = TrainingJob.Status.QUEUED
                 job.heartbeat_at = None

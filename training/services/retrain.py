@@ -1,7 +1,10 @@
 """The loop: when enough new human judgements have arrived, retrain and maybe promote.
 
-A run for a project goes through stages, each a job on the gpu queue whose end advances
-the run in the same transaction that records the job's outcome:
+A run for a project goes through stages, each a job on the gpu queue. The loop listens to
+job ends: ``job_finish`` (training.services.finish) queues ``retrain_advance`` once a run's
+job has ended, and the project's periodic check advances a run whose message was lost.
+``retrain_advance`` reads the run's stage and the job of that stage, so a second advance
+finds nothing to do. Each stage's transition is its own function:
 
 1. snapshot (synchronous, here) and a reward model trained on it from the base model;
 2. a policy (the project's method: DPO, PPO, GRPO or RLOO) from the promoted policy
@@ -20,7 +23,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -38,6 +41,9 @@ from training.models import (
     TrainingJob,
 )
 from training.selectors import items_needing_responses, model_promoted
+from training.services.jobs import job_config_validate, job_create
+from training.services.registry import model_promote
+from training.services.snapshots import snapshot_create, snapshot_file
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +71,6 @@ def retrain_task_name(project: Project) -> str:
 def retrain_policy_save(*, project: Project, **values: Any) -> RetrainPolicy:
     """Create or change the project's retraining policy (every config validated by the
     engine, so a bad hyperparameter is a 400 naming it) and sync its beat schedule."""
-    from training.services.jobs import job_config_validate
-
     unknown = sorted(set(values) - set(POLICY_FIELDS))
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]}", details={unknown[0]: ["unknown"]})
@@ -157,15 +161,15 @@ def retrain_new_judgements(*, project: Project) -> int:
 def retrain_check(*, project: Project, launched_by: str) -> RetrainRun | None:
     """Start a run if the policy is enabled, none is running and the threshold is met:
     snapshot now, then queue the reward model. Returns the run, or None."""
-    from training.services.jobs import job_create
-    from training.services.snapshots import snapshot_create, snapshot_file
-
     start = time.monotonic()
     with transaction.atomic():
         policy = RetrainPolicy.objects.select_for_update().filter(project=project).first()
         if policy is None or not policy.enabled:
             return None
-        if RetrainRun.objects.filter(project=project, status=RetrainRun.Status.RUNNING).exists():
+        running = RetrainRun.objects.filter(project=project, status=RetrainRun.Status.RUNNING)
+        for run_id in running.values_list("pk", flat=True):
+            retrain_advance(run_id=run_id)  # a run whose advance message was lost
+        if running.exists():
             return None
         new = retrain_new_judgements(project=project)
         if new < policy.min_new_judgements:
@@ -231,95 +235,126 @@ def _stage_timing(run: RetrainRun, stage: str, job: TrainingJob) -> None:
     run.timings = {**run.timings, stage: {"wall": wall, "engine": float(job.engine_seconds)}}
 
 
-def retrain_advance(*, job: TrainingJob) -> None:
-    """Move the job's run to its next stage now that ``job`` has ended. Called inside the
-    transaction that records the job's end, so a run never loses a step."""
-    if job.retrain_run_id is None:
-        return
-    run = (
-        RetrainRun.objects.select_for_update().select_related("project").get(pk=job.retrain_run_id)
-    )
-    if run.status != RetrainRun.Status.RUNNING:
-        return
-    if job.status != TrainingJob.Status.SUCCEEDED:
-        if job.status in TrainingJob.FINISHED:
-            _run_fail(run, f"{job.kind} job {job.pk} {job.status}: {job.error}".rstrip(": "))
-        return
-    from training.services.jobs import job_create
-    from training.services.registry import model_promote
+# The job that each stage waits for.
+_STAGE_KINDS: dict[str, tuple[str, ...]] = {
+    RetrainRun.Stage.REWARD: ("reward",),
+    RetrainRun.Stage.POLICY: POLICY_KINDS,
+    RetrainRun.Stage.EVALUATE: ("evaluate",),
+}
 
+
+def retrain_advance(*, run_id: int) -> str:
+    """Move run ``run_id`` on if the job of its current stage has ended: to the next stage
+    when it succeeded, to failed when it did not. Returns what it did; a run that is not
+    running, or whose stage job has not ended, is left alone (so advancing twice is a no-op)."""
+    with transaction.atomic():
+        run = RetrainRun.objects.select_for_update().select_related("project").get(pk=run_id)
+        if run.status != RetrainRun.Status.RUNNING or run.stage not in _STAGE_KINDS:
+            return "nothing to do"
+        job = (
+            TrainingJob.objects.filter(retrain_run=run, kind__in=_STAGE_KINDS[run.stage])
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if job is None or not job.is_finished:
+            return "waiting"
+        if job.status != TrainingJob.Status.SUCCEEDED:
+            _run_fail(run, f"{job.kind} job {job.pk} {job.status}: {job.error}".rstrip(": "))
+            return "failed"
+        stage = run.stage
+        transition = _TRANSITIONS[stage]
+        try:
+            transition(run=run, job=job)
+        except ApplicationError as exc:  # the next job could not be queued: the run stops here
+            _run_fail(run, f"{run.stage}: {exc.message}")
+            return "failed"
+        return f"{stage} done"
+
+
+def retrain_reward_done(*, run: RetrainRun, job: TrainingJob) -> None:
+    """The reward model is trained: queue the policy (the project's method) from the
+    promoted policy, without the held-out prompts."""
+    policy = RetrainPolicy.objects.get(project=run.project)
+    version = ModelVersion.objects.filter(job=job).first()
+    _stage_timing(run, "reward", job)
+    run.reward_version = version
+    run.stage = RetrainRun.Stage.POLICY
+    run.save(update_fields=["reward_version", "stage", "timings"])
+    method = policy.policy_method
+    job_create(
+        project=run.project,
+        kind=method,
+        launched_by=run.launched_by,
+        snapshot=run.snapshot,
+        parent=model_promoted(project=run.project, kind="policy"),
+        reward_model=version if method in NEEDS_REWARD_MODEL else None,
+        config=policy.policy_config,
+        holdout_prompts=run.eval_prompts,
+        retrain_run=run,
+    )
+
+
+def retrain_policy_done(*, run: RetrainRun, job: TrainingJob) -> None:
+    """The policy is trained: queue its evaluation against the promoted policy on the
+    held-out prompts, judged by the new reward model."""
+    policy = RetrainPolicy.objects.get(project=run.project)
+    version = ModelVersion.objects.filter(job=job).first()
+    _stage_timing(run, "policy", job)
+    run.policy_version = version
+    run.stage = RetrainRun.Stage.EVALUATE
+    run.save(update_fields=["policy_version", "stage", "timings"])
+    job_create(
+        project=run.project,
+        kind="evaluate",
+        launched_by=run.launched_by,
+        parent=version,
+        reward_model=run.reward_version,
+        config=policy.evaluate_config,
+        holdout_prompts=run.eval_prompts,
+        retrain_run=run,
+    )
+
+
+def retrain_evaluation_done(*, run: RetrainRun, job: TrainingJob) -> None:
+    """The evaluation is done: promote the reward model, and the policy if its win rate
+    reaches the threshold; after a promotion, queue a generate job for items that lack
+    candidates."""
     policy = RetrainPolicy.objects.get(project=run.project)
     project = run.project
-    version = ModelVersion.objects.filter(job=job).first()
-    try:
-        if job.kind == "reward" and run.stage == RetrainRun.Stage.REWARD:
-            _stage_timing(run, "reward", job)
-            run.reward_version = version
-            run.stage = RetrainRun.Stage.POLICY
-            run.save(update_fields=["reward_version", "stage", "timings"])
-            method = policy.policy_method
-            job_create(
-                project=project,
-                kind=method,
-                launched_by=run.launched_by,
-                snapshot=run.snapshot,
-                parent=model_promoted(project=project, kind="policy"),
-                reward_model=version if method in NEEDS_REWARD_MODEL else None,
-                config=policy.policy_config,
-                holdout_prompts=run.eval_prompts,
-                retrain_run=run,
-            )
-        elif job.kind in POLICY_KINDS and run.stage == RetrainRun.Stage.POLICY:
-            _stage_timing(run, "policy", job)
-            run.policy_version = version
-            run.stage = RetrainRun.Stage.EVALUATE
-            run.save(update_fields=["policy_version", "stage", "timings"])
-            job_create(
-                project=project,
-                kind="evaluate",
-                launched_by=run.launched_by,
-                parent=version,
-                reward_model=run.reward_version,
-                config=policy.evaluate_config,
-                holdout_prompts=run.eval_prompts,
-                retrain_run=run,
-            )
-        elif job.kind == "evaluate" and run.stage == RetrainRun.Stage.EVALUATE:
-            _stage_timing(run, "evaluation", job)
-            start = time.monotonic()
-            assert run.reward_version is not None and run.policy_version is not None
-            model_promote(version=run.reward_version)
-            run.win_rate = dict(job.result)
-            win = float(job.result.get("win_rate", 0.0))
-            if win >= policy.win_rate_threshold:
-                model_promote(version=run.policy_version)
-                run.status = RetrainRun.Status.PROMOTED
-            else:
-                run.status = RetrainRun.Status.REJECTED
-                run.error = (
-                    f"win rate {win:.3f} is below the threshold {policy.win_rate_threshold:.3f}"
-                )
-            run.stage = RetrainRun.Stage.DONE
-            run.finished_at = timezone.now()
-            run.timings = {
-                **run.timings,
-                "promotion": {"wall": time.monotonic() - start, "engine": 0.0},
-            }
-            run.save(
-                update_fields=["win_rate", "status", "stage", "finished_at", "timings", "error"]
-            )
-            if (
-                run.status == RetrainRun.Status.PROMOTED
-                and policy.generate_after
-                and items_needing_responses(project=project).exists()
-            ):
-                job_create(
-                    project=project,
-                    kind="generate",
-                    launched_by=run.launched_by,
-                    parent=run.policy_version,
-                    config=policy.generate_config,
-                )
-            logger.info("retrain run %s ended: %s (win rate %.3f)", run.pk, run.status, win)
-    except ApplicationError as exc:
-        _run_fail(run, f"{run.stage}: {exc.message}")
+    _stage_timing(run, "evaluation", job)
+    start = time.monotonic()
+    assert run.reward_version is not None and run.policy_version is not None
+    model_promote(version=run.reward_version)
+    run.win_rate = dict(job.result)
+    win = float(job.result.get("win_rate", 0.0))
+    if win >= policy.win_rate_threshold:
+        model_promote(version=run.policy_version)
+        run.status = RetrainRun.Status.PROMOTED
+    else:
+        run.status = RetrainRun.Status.REJECTED
+        run.error = f"win rate {win:.3f} is below the threshold {policy.win_rate_threshold:.3f}"
+    run.stage = RetrainRun.Stage.DONE
+    run.finished_at = timezone.now()
+    run.timings = {**run.timings, "promotion": {"wall": time.monotonic() - start, "engine": 0.0}}
+    run.save(update_fields=["win_rate", "status", "stage", "finished_at", "timings", "error"])
+    if (
+        run.status == RetrainRun.Status.PROMOTED
+        and policy.generate_after
+        and items_needing_responses(project=project).exists()
+    ):
+        job_create(
+            project=project,
+            kind="generate",
+            launched_by=run.launched_by,
+            parent=run.policy_version,
+            config=policy.generate_config,
+        )
+    logger.info("retrain run %s ended: %s (win rate %.3f)", run.pk, run.status, win)
+
+
+# What each stage does when its job has succeeded.
+_TRANSITIONS: dict[str, Callable[..., None]] = {
+    RetrainRun.Stage.REWARD: retrain_reward_done,
+    RetrainRun.Stage.POLICY: retrain_policy_done,
+    RetrainRun.Stage.EVALUATE: retrain_evaluation_done,
+}

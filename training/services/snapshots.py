@@ -39,7 +39,7 @@ def snapshot_parquet_file(snapshot: DatasetSnapshot) -> Path | None:
 def _parquet_schema(fmt: str, margin: bool) -> Any:
     """The Arrow schema of a format's rows; None for ``rankings``, whose rows have no fixed
     shape (ratings keyed by response id) and stay JSON Lines only."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy, and only a Parquet write needs it
 
     message = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
     fields: dict[str, list[tuple[str, Any]]] = {

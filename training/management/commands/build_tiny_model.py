@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from training.engine import build_tiny_model
+        from training.engine import build_tiny_model  # loads torch: only when it runs
 
         target = Path(options["out"] or settings.BASE_MODEL)
         if not options["out"] and not target.is_absolute() and not target.exists():
