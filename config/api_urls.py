@@ -73,5 +73,5 @@ urlpatterns = [
     ),
     path("judgements/", feedback.JudgementSubmitView.as_view(), name="api-judgements"),
     path("judgements/<int:judgement_id>/", feedback.JudgementDetailView.as_view()),
-    re_path(r"^(?P<rest>.*)$", api_not_found),
+    re_path(r"^(?P<rest>[\s\S]*)$", api_not_found),
 ]

@@ -175,3 +175,9 @@ def test_a_nul_in_a_page_form_or_the_page_api_is_refused(world: World) -> None:
     page.force_login(world.annotator_a)
     answer = page.get("/p/alpha/?q=%00")
     assert answer.status_code == 400
+
+
+def test_an_unknown_api_path_with_a_newline_is_a_json_404(world: World) -> None:
+    answer = client_for(world.admin_a).get("/api/projects/alpha/snapshots/a%0Ab/")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
