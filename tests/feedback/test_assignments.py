@@ -217,7 +217,7 @@ def test_next_item_query_count_does_not_grow_with_the_project(
 
 
 @pytest.mark.parametrize(
-    ("settings", "kwargs", "field"),
+    ("project_settings", "kwargs", "field"),
     [
         ({}, {"ranking": None}, "ranking"),
         ({}, {"both_bad": True}, "both_bad"),
@@ -232,9 +232,9 @@ def test_next_item_query_count_does_not_grow_with_the_project(
     ],
 )
 def test_bad_submission_is_refused_naming_the_field(
-    settings: dict[str, Any], kwargs: dict[str, Any], field: str
+    project_settings: dict[str, Any], kwargs: dict[str, Any], field: str
 ) -> None:
-    project = project_make(overlap=1, **settings)
+    project = project_make(overlap=1, **project_settings)
     (item,) = items_make(project=project, count=1, responses=2)
     ann = user_make("ann", project=project)
     ids = response_ids(item)
