@@ -10,3 +10,5 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("", include("training.urls")),
 ]
+
+handler404 = "core.views.not_found"

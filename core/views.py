@@ -3,11 +3,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from core.api import error_body
 from core.tokens import token_exists, token_issue, token_revoke
 
 
@@ -33,3 +34,15 @@ def token_page(request: HttpRequest) -> HttpResponse:
         "core/token.html",
         {"has_token": token_exists(user=user), "new_token": new_token},
     )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: our JSON error shape under /api/, the usual page elsewhere.
+
+    The API's own catch-all route answers unknown paths; this covers a 404 raised before any
+    API view runs (a path Django cannot route, seen in the fuzz with control characters)."""
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+    return page_not_found(request, exception or Exception("not found"))
