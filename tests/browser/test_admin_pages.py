@@ -80,10 +80,10 @@ def test_admin_creates_a_project_and_adds_an_annotator(live_server: Any, page: A
     project = Project.objects.get(slug="support")
     assert (project.name, project.overlap, project.ask_ratings) == ("Support answers", 2, True)
 
-    # Add by e-mail; a name that is no account is said so.
+    # Add by e-mail; a name that is no account you may add is said so (without telling why).
     page.fill("#member-user", "nobody")
     page.click("#member-add button[type=submit]")
-    page.get_by_text("no account with the username or e-mail 'nobody'").wait_for()
+    page.get_by_text("no account you can add has this name").wait_for()
     assert page.input_value("#member-user") == "nobody"
     page.fill("#member-user", "ann@example.org")
     page.click("#member-add button[type=submit]")
