@@ -38,31 +38,22 @@ class _FromSettings:
     def get_ident(self, request: Request) -> str:
         return client_ip(request)
 
+    def __init__(self) -> None:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[attr-defined]
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None:  # no rate configured: throttling is off for this scope
+            return True
+        return bool(super().allow_request(request, view))  # type: ignore[misc]
+
 
 class UserRateThrottle(_FromSettings, throttling.UserRateThrottle):
     scope = "user"
 
-    def __init__(self) -> None:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if self.rate is None:
-            return True
-        return super().allow_request(request, view)
-
 
 class AnonRateThrottle(_FromSettings, throttling.AnonRateThrottle):
     scope = "anon"
-
-    def __init__(self) -> None:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if self.rate is None:
-            return True
-        return super().allow_request(request, view)
 
 
 def _parse_rate(rate: str | None) -> tuple[int | None, int | None]:
