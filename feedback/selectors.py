@@ -203,7 +203,8 @@ def project_progress_for_user(*, user: User, now: datetime | None = None) -> lis
     """The projects ``user`` may annotate with how far along each is, and their own share."""
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    items = Item.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    # Gold items are checks, not work: they count towards no project's completion.
+    items = Item.objects.filter(project=OuterRef("pk"), is_gold=False).order_by().values("project")
     count = Func(F("pk"), function="COUNT")
     mine = Judgement.objects.filter(
         item__project=OuterRef("pk"), annotator_id=user.pk, is_current=True
@@ -246,7 +247,7 @@ def project_dashboard(
 ) -> ProjectDashboard:
     """Where a project stands: items by state, who judged how much each day, live leases."""
     now = now or timezone.now()
-    items = Item.objects.filter(project=project)
+    items = Item.objects.filter(project=project, is_gold=False)  # gold is not work to do
     live = Assignment.objects.filter(
         item__project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now
     )

@@ -39,6 +39,7 @@ PARAM_DEFAULTS: dict[str, str] = {
     "exclude_flagged": "false",
     "split": "",
     "test_fraction": "0.1",
+    "include_gold": "false",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -63,6 +64,7 @@ class ExportParams:
     exclude_flagged: bool = False
     split: str | None = None
     test_fraction: float = 0.1
+    include_gold: bool = False  # gold items' judgements too (left out by default)
 
     @property
     def needs_item_stats(self) -> bool:
@@ -222,6 +224,7 @@ def export_params_parse(
     test_fraction = _float(data, "test_fraction", 0.0, 1.0)
     if test_fraction is None:
         test_fraction = 0.1
+    include_gold = _bool(data, "include_gold")
     if split is None and _text(data, "test_fraction"):
         raise _fail("test_fraction", "only applies together with split=train or split=test")
     if fmt in ("kto", "hh-rlhf") and ties == "margin0":
@@ -246,4 +249,5 @@ def export_params_parse(
         exclude_flagged=exclude_flagged,
         split=split,
         test_fraction=test_fraction,
+        include_gold=include_gold,
     )

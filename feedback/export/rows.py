@@ -104,8 +104,11 @@ R_ID, R_POSITION, R_CONTENT, R_SOURCE, R_MODEL = range(5)
 
 def judgements_for_export(*, project: Project, params: ExportParams) -> QuerySet[Judgement]:
     """The judgements an export reads: the current version of each annotator's judgement on
-    the project's items, narrowed by the filters of ``params``."""
+    the project's items, narrowed by the filters of ``params``. Gold items' judgements only
+    with ``include_gold``: they are checks of the annotators, not training data."""
     qs = Judgement.objects.filter(item__project=project, is_current=True)
+    if not params.include_gold:
+        qs = qs.filter(item__is_gold=False)
     if params.since is not None:
         qs = qs.filter(created_at__gte=params.since)
     if params.until is not None:

@@ -70,6 +70,7 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
     exclude_flagged = serializers.BooleanField(required=False)
     split = serializers.CharField(required=False)
     test_fraction = serializers.FloatField(required=False)
+    include_gold = serializers.BooleanField(required=False)
 
 
 class SnapshotListView(ProjectView):

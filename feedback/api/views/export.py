@@ -82,6 +82,9 @@ EXPORT_PARAMETERS = [
         "split", str, enum=list(SPLITS), description="Stable split by a hash of the item."
     ),
     OpenApiParameter("test_fraction", float, description="0 to 1, with split (default 0.1)."),
+    OpenApiParameter(
+        "include_gold", bool, description="Gold items' judgements too (default false: left out)."
+    ),
 ]
 
 
