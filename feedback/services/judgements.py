@@ -198,7 +198,7 @@ def judgement_submit(
         raise _invalid("round", "must be a round number (1 or more)")
     with transaction.atomic():
         annotator_lock(project=project, user=user)
-        judgement_count, item_round, gold, mine = _item_lock(item=item, user=user)
+        judgement_count, item_round, gold, mine, rejected = _item_lock(item=item, user=user)
         if round is not None and round > item_round:
             raise _invalid("round", f"the item has {item_round} round(s), not {round}")
         # The user's lease on the item (of the round judged), if any, is now spent: mark it
@@ -258,6 +258,12 @@ def judgement_submit(
                         code="not_needed",
                         details={"item": item.pk},
                     )
+            tail = rejected.get(judged)
+            if tail is not None:
+                # A reviewer rejected their earlier judgement (feedback.services.review):
+                # this one is its next version, so the history stays one chain.
+                judgement.version = tail.version + 1
+                judgement.previous_id = tail.pk
             sql.insert(judgement)
             if counted:
                 judgement_count += 1
@@ -283,18 +289,23 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _item_lock(*, item: Item, user: User) -> tuple[int, int, bool, dict[int, _Current]]:
+def _item_lock(
+    *, item: Item, user: User
+) -> tuple[int, int, bool, dict[int, _Current], dict[int, _Current]]:
     """Lock ``item``'s row; return its judgement count, its current round, whether it is
-    gold, and ``user``'s current judgements of it by round. The caller holds the annotator's
-    lock, so their current judgements cannot change under this statement's snapshot."""
+    gold, ``user``'s current judgements of it by round and their rejected ones that no
+    version followed (a judgement neither current nor followed by a newer version was
+    rejected by a reviewer). The caller holds the annotator's lock, so their judgements
+    cannot change under this statement's snapshot."""
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    table = sql.table(Judgement)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.judgement_count, i.round, i.is_gold, j.id, j.version, j.round, "
-            "j.shown_order, "
-            f"j.ranking FROM {sql.table(Item)} i "
-            f"LEFT JOIN {sql.table(Judgement)} j ON j.item_id = i.id "
-            "AND j.annotator_id = %s AND j.is_current WHERE i.id = %s" + lock,
+            f"j.shown_order, j.ranking, j.is_current FROM {sql.table(Item)} i "
+            f"LEFT JOIN {table} j ON j.item_id = i.id AND j.annotator_id = %s "
+            f"AND (j.is_current OR NOT EXISTS (SELECT 1 FROM {table} n WHERE n.previous_id = j.id))"
+            " WHERE i.id = %s" + lock,
             [user.pk, item.pk],
         )
         rows = cursor.fetchall()
@@ -302,15 +313,20 @@ def _item_lock(*, item: Item, user: User) -> tuple[int, int, bool, dict[int, _Cu
         raise NotFound(f"No item {item.pk}.")
     count, item_round, gold = rows[0][0], rows[0][1], bool(rows[0][2])
     mine: dict[int, _Current] = {}
-    for _, _, _, pk, version, judged, shown_order, ranking in rows:
+    rejected: dict[int, _Current] = {}
+    for _, _, _, pk, version, judged, shown_order, ranking, is_current in rows:
         if pk is None:
+            continue
+        if not is_current:
+            if judged not in rejected or rejected[judged].version < version:
+                rejected[judged] = _Current(pk=pk, version=version, shown=[])
             continue
         shown = [v for v in _json_value(shown_order) or [] if isinstance(v, int)]
         if not shown:
             ranked = _json_value(ranking) or []
             shown = [v for g in ranked if isinstance(g, list) for v in g if isinstance(v, int)]
         mine[judged] = _Current(pk=pk, version=version, shown=sorted(set(shown)))
-    return count, item_round, gold, mine
+    return count, item_round, gold, mine, rejected
 
 
 def _item_count_add(*, item: Item) -> None:
@@ -319,6 +335,12 @@ def _item_count_add(*, item: Item) -> None:
             f"UPDATE {sql.table(Item)} SET judgement_count = judgement_count + 1 WHERE id = %s",
             [item.pk],
         )
+
+
+def item_disagreement_refresh(*, item: Item, round: int) -> None:
+    """Store the round's disagreement again (a reviewer took a judgement out of it); the
+    caller holds the item's row lock."""
+    _disagreement_update(item=item, round=round)
 
 
 def _disagreement_update(*, item: Item, round: int) -> None:

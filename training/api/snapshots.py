@@ -61,6 +61,8 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
     ties = serializers.CharField(required=False)
     margin = serializers.CharField(required=False)
     aggregate = serializers.CharField(required=False)
+    weight = serializers.CharField(required=False)
+    min_reliability = serializers.FloatField(required=False)
     min_agreement = serializers.FloatField(required=False)
     min_judgements = serializers.IntegerField(required=False)
     since = serializers.DateTimeField(required=False)
