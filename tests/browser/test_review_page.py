@@ -22,10 +22,10 @@ def test_admin_rejects_a_judgement_from_the_review_page(live_server: Any, page: 
     for item in items:
         ids = response_ids(item)
         for n, user in enumerate(annotators):
-            odd = item == items[3] and n == 2
-            ranking = [[r] for r in (ids[::-1] if odd else ids)]
+            is_odd = item == items[3] and n == 2
+            ranking = [[r] for r in (ids[::-1] if is_odd else ids)]
             judgement_submit(
-                user=user, item=item, ranking=ranking, rationale="odd one" if odd else ""
+                user=user, item=item, ranking=ranking, rationale="odd one" if is_odd else ""
             )
     odd = Judgement.objects.get(item=items[3], annotator=annotators[2])
 
