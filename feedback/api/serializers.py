@@ -119,6 +119,7 @@ class ItemSerializer(serializers.ModelSerializer[Item]):
             "messages",
             "metadata",
             "judgement_count",
+            "is_gold",  # admins, exporters and staff only: annotators get BlindItemSerializer
             "responses",
             "created_at",
         ]

@@ -166,11 +166,14 @@ def _reasons(
             reasons[item_id]["rejected"].add(annotator_id)
 
     alphas = item_alphas(project=project)
-    low = [item for item, a in alphas.items() if a < LOW_AGREEMENT]
+    low = {item for item, a in alphas.items() if a < LOW_AGREEMENT}
     if low:
-        judged = current.filter(item_id__in=list(low), not_rankable=False)
-        for item_id, annotator_id in judged.values_list("item_id", "annotator_id"):
-            reasons[item_id]["low_agreement"].add(annotator_id)
+        # The whole project's (item, annotator) pairs, filtered here: an IN list of
+        # thousands of ids costs more to send than these rows cost to read.
+        judged = current.filter(not_rankable=False).values_list("item_id", "annotator_id")
+        for item_id, annotator_id in judged:
+            if item_id in low:
+                reasons[item_id]["low_agreement"].add(annotator_id)
     return reasons, alphas
 
 

@@ -250,9 +250,10 @@ def gold_stop_check(*, project: Project, user: User) -> None:
     if standing is not None and standing.flagged:
         assert standing.accuracy is not None
         raise PermissionDenied(
-            f"You are paused on '{project.name}': your answers on check items agree "
-            f"{standing.accuracy:.0%} with the expected ones, below the project's "
-            f"{project.gold_threshold:.0%}. Ask the project's admins to review your work.",
+            f"You are paused on '{project.name}': your answers on check items score "
+            f"{standing.accuracy:.2f} against the expected answers (1.00 agrees fully), "
+            f"below the project's threshold of {project.gold_threshold:.2f}. "
+            "Ask the project's admins to review your work.",
             code=GOLD_STOP_CODE,
             details={"gold_accuracy": standing.accuracy, "threshold": project.gold_threshold},
         )

@@ -41,6 +41,8 @@ def test_a_project_admin_marks_and_clears_gold_through_the_api(world: World) -> 
         "both_bad": False,
     }
     assert read.json()["is_gold"] is True
+    # Admins see it on the item too (annotators do not: see the blind tests below).
+    assert admin.get(f"/api/projects/alpha/items/{item.pk}/").json()["is_gold"] is True
     assert Project.objects.get(pk=world.a.pk).gold_items == 1
 
     cleared = admin.delete(gold_url(item))
@@ -246,3 +248,48 @@ def test_gold_is_left_out_of_export_and_snapshots_unless_asked(
     assert plain.status_code == 201 and with_gold.status_code == 201, plain.content
     assert plain.json()["row_count"] == len(before)
     assert with_gold.json()["row_count"] == len(before) + 1
+
+
+def test_native_rows_posted_to_the_api_may_carry_a_gold_answer(world: World) -> None:
+    rows = [
+        {"external_id": "g1", "prompt": "Sky?", "responses": ["blue", "red"], "gold": [[0], [1]]},
+        {"external_id": "p1", "prompt": "Sea?", "responses": ["wet", "dry"]},
+    ]
+    made = client_for(world.admin_a).post(
+        "/api/projects/alpha/items/", {"items": rows}, format="json"
+    )
+    assert made.status_code == 201, made.content
+    gold, plain = Item.objects.get(external_id="g1"), Item.objects.get(external_id="p1")
+    blue, red = response_ids(gold)
+    assert gold.is_gold and gold.gold_ranking == [[blue], [red]] and not plain.is_gold
+    assert Project.objects.get(pk=world.a.pk).gold_items == 1
+    bad = client_for(world.admin_a).post(
+        "/api/projects/alpha/items/",
+        {"items": [{"external_id": "g2", "prompt": "?", "responses": ["a", "b"], "gold": [[0]]}]},
+        format="json",
+    )
+    assert bad.status_code == 400 and not Item.objects.filter(external_id="g2").exists()
+
+
+def test_project_admins_set_the_gold_rules_through_the_project_api(world: World) -> None:
+    admin = client_for(world.admin_a)
+    changed = admin.patch(
+        "/api/projects/alpha/",
+        {"gold_rate": 0.2, "gold_threshold": 0.6, "gold_stop": True},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert {k: changed.json()[k] for k in ("gold_rate", "gold_threshold", "gold_stop")} == {
+        "gold_rate": 0.2,
+        "gold_threshold": 0.6,
+        "gold_stop": True,
+    }
+    bad = admin.patch("/api/projects/alpha/", {"gold_rate": 1.5}, format="json")
+    assert bad.status_code == 400 and "gold_rate" in bad.json()["error"]["details"]
+    cleared = admin.patch("/api/projects/alpha/", {"gold_threshold": None}, format="json")
+    assert cleared.json()["gold_threshold"] is None
+    refused = client_for(world.annotator_a).patch(
+        "/api/projects/alpha/", {"gold_stop": False}, format="json"
+    )
+    assert refused.status_code == 403
+    assert Project.objects.get(pk=world.a.pk).gold_stop is True

@@ -147,7 +147,8 @@ def test_an_annotator_below_the_threshold_is_stopped_where_the_project_says_so()
     with pytest.raises(PermissionDenied) as refused:
         assignment_next(project=project, user=ann)
     assert refused.value.code == GOLD_STOP_CODE
-    assert "80%" in refused.value.message and refused.value.details["threshold"] == 0.8
+    assert "below the project's threshold of 0.80" in refused.value.message
+    assert refused.value.details["threshold"] == 0.8
     # Someone careful is not stopped.
     careful = user_make("careful", project=project)
     assert assignment_next(project=project, user=careful) is not None
