@@ -10,6 +10,7 @@ from core.api import TokenView, error_body
 from feedback.api import imports as feedback_imports
 from feedback.api import views as feedback
 from feedback.api.agreement import AgreementView
+from feedback.api.gold import ItemGoldView
 from feedback.api.leaderboard import LeaderboardView
 from feedback.api.review import JudgementReviewView
 from training import api as training
@@ -42,6 +43,7 @@ urlpatterns = [
         feedback.ResponseListView.as_view(),
     ),
     path("projects/<slug:slug>/items/<int:item_id>/skip/", feedback.ItemSkipView.as_view()),
+    path("projects/<slug:slug>/items/<int:item_id>/gold/", ItemGoldView.as_view()),
     path("projects/<slug:slug>/next/", feedback.NextView.as_view(), name="api-next"),
     path("projects/<slug:slug>/judgements/", feedback.ProjectJudgementListView.as_view()),
     path(

@@ -5,19 +5,24 @@ a project's mode once judged, an item once judged, judgements and leases always 
 judgement would leave the per-item counter that the next-item query trusts wrong; the
 review queue is where a judgement is rejected)."""
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from feedback.models import Assignment, Item, Judgement, Membership, Project, Response
 from feedback.selectors import projects_for_user
+from feedback.services.gold import item_gold_set
 from feedback.services.projects import (
     membership_remove,
     membership_set,
@@ -184,6 +189,21 @@ class ResponseInline(admin.StackedInline):
 _GOLD_FIELDS = ["is_gold", "gold_ranking", "gold_both_bad"]  # set by item_gold_set only
 
 
+class ItemGoldForm(forms.Form):
+    """The small gold form of the item page: the expected ranking as JSON (response ids,
+    best first, ties grouped), or "not gold"."""
+
+    ranking = forms.CharField(
+        required=False,
+        label="Expected ranking",
+        help_text="Response ids, best first, in groups: [[12], [13, 14]] ranks 12 first, "
+        "13 and 14 tied after it.",
+        widget=forms.TextInput(attrs={"size": 40}),
+    )
+    both_bad = forms.BooleanField(required=False, label="Both bad (pairwise tie)")
+    clear = forms.BooleanField(required=False, label="Not gold (an ordinary item again)")
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ["external_id", "project", "is_gold", "judgement_count", "created_at"]
@@ -191,10 +211,68 @@ class ItemAdmin(admin.ModelAdmin):
     search_fields = ["external_id"]
     inlines = [ResponseInline]
     list_select_related = ["project"]
+    change_form_template = "admin/feedback/item/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Item]:
         visible = projects_for_user(user=request.user)
         return super().get_queryset(request).filter(project__in=visible)
+
+    def get_urls(self) -> list[URLPattern]:
+        gold = self.admin_site.admin_view(require_POST(self.gold_view))
+        return [
+            path("<int:object_id>/gold/", gold, name="feedback_item_gold"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        item = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if item is not None:
+            initial = {
+                "ranking": json.dumps(item.gold_ranking) if item.gold_ranking else "",
+                "both_bad": item.gold_both_bad,
+            }
+            context["gold_form"] = ItemGoldForm(initial=initial)
+            context["gold_url"] = reverse("admin:feedback_item_gold", args=[item.pk])
+            context["gold_responses"] = list(item.responses.order_by("position"))
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def gold_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        item = self.get_object(request, str(object_id))
+        if item is None:
+            raise Http404("No such item.")
+        if not self.has_change_permission(request, item):
+            raise DjangoPermissionDenied
+        back = HttpResponseRedirect(reverse("admin:feedback_item_change", args=[item.pk]))
+        form = ItemGoldForm(request.POST)
+        if not form.is_valid():  # pragma: no cover - every field is optional text or a box
+            self.message_user(request, "The gold form was not understood.", messages.ERROR)
+            return back
+        try:
+            if form.cleaned_data["clear"]:
+                item_gold_set(item=item, ranking=None, clear=True)
+                self.message_user(request, "The item is an ordinary item again.")
+                return back
+            text = form.cleaned_data["ranking"].strip()
+            try:
+                ranking = json.loads(text) if text else None
+            except ValueError:
+                self.message_user(
+                    request, "Expected ranking: not JSON, e.g. [[12], [13, 14]].", messages.ERROR
+                )
+                return back
+            item_gold_set(item=item, ranking=ranking, both_bad=form.cleaned_data["both_bad"])
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return back
+        self.message_user(request, "The item is gold, with this expected ranking.")
+        return back
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

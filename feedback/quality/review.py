@@ -3,7 +3,7 @@
 An item is in the queue for one or more *kinds* of reason:
 
 - ``low_agreement``: its annotators disagree: the item's Krippendorff alpha (``1 -
-  D_o(item) / D_e(project)``, ``feedback.quality.agreement``) is below ``LOW_AGREEMENT``,
+  D_o(item) / D_e(project)``, ``feedback.quality.item_alpha``) is below ``LOW_AGREEMENT``,
   the level under which Krippendorff advises against drawing even tentative conclusions
   (K. Krippendorff, *Content Analysis*, 2nd ed., 2004, section 12.4: alpha >= .667);
 - ``cannot_rank``: an annotator flagged it as one that cannot be ranked, with a reason;
@@ -32,7 +32,7 @@ from django.utils.safestring import SafeString
 
 from core.errors import ValidationError
 from feedback.models import Assignment, Item, Judgement, Project, Response, ReviewAction
-from feedback.quality.agreement import project_agreement
+from feedback.quality.item_alpha import item_alphas
 from feedback.rendering import markdown_render_many, render_key
 from feedback.services.gold import gold_score
 from feedback.services.rendering import message_texts, messages_key
@@ -165,13 +165,16 @@ def _reasons(
         for item_id, annotator_id in rejected:
             reasons[item_id]["rejected"].add(annotator_id)
 
-    report = project_agreement(project=project, samples=0, include_reliability=False)
-    low = [item for item, a in report.item_alpha.items() if a < LOW_AGREEMENT]
+    alphas = item_alphas(project=project)
+    low = {item for item, a in alphas.items() if a < LOW_AGREEMENT}
     if low:
-        judged = current.filter(item_id__in=list(low), not_rankable=False)
-        for item_id, annotator_id in judged.values_list("item_id", "annotator_id"):
-            reasons[item_id]["low_agreement"].add(annotator_id)
-    return reasons, report.item_alpha
+        # The whole project's (item, annotator) pairs, filtered here: an IN list of
+        # thousands of ids costs more to send than these rows cost to read.
+        judged = current.filter(not_rankable=False).values_list("item_id", "annotator_id")
+        for item_id, annotator_id in judged:
+            if item_id in low:
+                reasons[item_id]["low_agreement"].add(annotator_id)
+    return reasons, alphas
 
 
 def review_queue(

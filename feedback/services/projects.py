@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from core.errors import Conflict, ValidationError
 from feedback.models import Judgement, Membership, Project
 
-_NOT_SETTINGS = {"id", "name", "slug", "created_at", "updated_at"}
+_NOT_SETTINGS = {"id", "name", "slug", "created_at", "updated_at", "gold_items"}
 
 
 def _settings_check(settings: dict[str, Any], *, also: frozenset[str] = frozenset()) -> None:

@@ -22,10 +22,10 @@ def test_admin_rejects_a_judgement_from_the_review_page(live_server: Any, page: 
     for item in items:
         ids = response_ids(item)
         for n, user in enumerate(annotators):
-            odd = item == items[3] and n == 2
-            ranking = [[r] for r in (ids[::-1] if odd else ids)]
+            is_odd = item == items[3] and n == 2
+            ranking = [[r] for r in (ids[::-1] if is_odd else ids)]
             judgement_submit(
-                user=user, item=item, ranking=ranking, rationale="odd one" if odd else ""
+                user=user, item=item, ranking=ranking, rationale="odd one" if is_odd else ""
             )
     rejected = Judgement.objects.get(item=items[3], annotator=annotators[2])
 
@@ -58,6 +58,6 @@ def test_admin_rejects_a_judgement_from_the_review_page(live_server: Any, page: 
     assert "rejected by boss" in history and "reversed every response" in history
     assert page.watch.errors == [] and page.watch.dialogs == []
 
-    action = ReviewAction.objects.get(judgement=odd)
+    action = ReviewAction.objects.get(judgement=rejected)
     assert action.action == "reject" and action.reviewer.username == "boss"
     assert Item.objects.get(pk=items[3].pk).judgement_count == 2
