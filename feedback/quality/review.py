@@ -184,7 +184,7 @@ def review_queue(
     annotator: str | None = None,
     state: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = None,
 ) -> ReviewQueue:
     """One page of ``project``'s review queue, filtered by ``kind`` and by ``annotator``
     (a username). Bad filters raise ValidationError naming the parameter."""
@@ -203,7 +203,7 @@ def review_queue(
         return any(ids and (wanted is None or wanted in ids) for ids in chosen)
 
     ids = sorted(item_id for item_id, kinds in reasons.items() if keep(kinds))
-    paginator = Paginator(ids, page_size)
+    paginator = Paginator(ids, page_size or PAGE_SIZE)
     current_page = paginator.get_page(page)
     page_ids = list(current_page.object_list)
     return ReviewQueue(
