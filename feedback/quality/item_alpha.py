@@ -19,7 +19,7 @@ from django.db.models import Count, Max
 from core import sql
 from feedback.models import Item, Judgement, Project
 from feedback.quality.agreement import MIN_ANNOTATORS
-from feedback.quality.metrics import ordinal_alpha, rank_of
+from feedback.quality.metrics import ordinal_alpha
 
 CACHE_SECONDS = 24 * 60 * 60
 
@@ -39,15 +39,16 @@ def item_alphas(*, project: Project) -> dict[int, float]:
     born = project.created_at.timestamp()
     key = f"item-alpha:{project.pk}:{born}:{state['n']}:{state['newest']}"
     cached = cache.get(key)
-    if cached is not None:
-        return {int(k): v for k, v in cached.items()}
+    if isinstance(cached, dict):
+        return cached
     alphas = _compute(project=project)
-    cache.set(key, {str(k): v for k, v in alphas.items()}, CACHE_SECONDS)
+    cache.set(key, alphas, CACHE_SECONDS)
     return alphas
 
 
 def _compute(*, project: Project) -> dict[int, float]:
     sets: dict[tuple[int, frozenset[int]], list[list[list[int]]]] = defaultdict(list)
+    max_rank = 1
     with connection.cursor() as cursor:
         cursor.execute(
             _RANKINGS_SQL.format(judgement=sql.table(Judgement), item=sql.table(Item)),
@@ -57,23 +58,26 @@ def _compute(*, project: Project) -> dict[int, float]:
             ranking = orjson.loads(text)
             if ranking:
                 sets[(item_id, frozenset(r for g in ranking for r in g))].append(ranking)
+                max_rank = max(max_rank, len(ranking))
     shared = {k: v for k, v in sets.items() if len(v) >= MIN_ANNOTATORS}
     item_ids = sorted({item for item, _ in shared})
     if not item_ids:
         return {}
     index = {item: n for n, item in enumerate(item_ids)}
-    max_rank = max(len(r) for rankings in shared.values() for r in rankings)
-    rows: list[list[int]] = []
-    units: list[int] = []
+    # Units are (judgement set, response); a unit's row counts the ranks it was given.
+    units: list[int] = []  # each unit's item
+    cells: list[int] = []  # unit * max_rank + (rank - 1), once per response ranked
     for (item_id, responses), rankings in shared.items():
-        ranks = [rank_of(r) for r in rankings]
-        for response in sorted(responses):
-            counts = [0] * max_rank
-            for rank in ranks:
-                counts[rank[response] - 1] += 1
-            rows.append(counts)
-            units.append(index[item_id])
+        unit = {r: len(units) + n for n, r in enumerate(sorted(responses))}
+        units.extend([index[item_id]] * len(responses))
+        for ranking in rankings:
+            for rank, group in enumerate(ranking):
+                cells.extend(unit[r] * max_rank + rank for r in group)
+    counts = np.bincount(np.array(cells, dtype=np.int64), minlength=len(units) * max_rank)
     result = ordinal_alpha(
-        np.array(rows, dtype=np.int64), np.array(units, dtype=np.int64), len(item_ids), samples=0
+        counts.reshape(len(units), max_rank).astype(np.int64),
+        np.array(units, dtype=np.int64),
+        len(item_ids),
+        samples=0,
     )
     return {item_ids[n]: a for n, a in enumerate(result.item_alpha) if a is not None}

@@ -189,7 +189,8 @@ def pair_encode(
 def pairs_tokenize(
     tokenizer: Any, fmt: PairFormat, rows: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], Truncation]:
-    """Preference rows as TRL's processed columns (chosen_ids, rejected_ids[, margin])."""
+    """Preference rows as TRL's processed columns (chosen_ids, rejected_ids[, margin]
+    [, weight])."""
     out: list[dict[str, Any]] = []
     stats = Truncation(rows=len(rows), max_length=fmt.max_length)
     for row in rows:
@@ -201,6 +202,8 @@ def pairs_tokenize(
             cut_prompt, cut_response = cut_prompt or cut_p, cut_response or cut_r
         if "margin" in row:
             encoded["margin"] = float(row["margin"])
+        if "weight" in row:
+            encoded["weight"] = float(row["weight"])
         stats.prompt_truncated += cut_prompt
         stats.response_truncated += cut_response
         stats.longest_tokens = max(

@@ -269,3 +269,27 @@ def test_native_rows_posted_to_the_api_may_carry_a_gold_answer(world: World) -> 
         format="json",
     )
     assert bad.status_code == 400 and not Item.objects.filter(external_id="g2").exists()
+
+
+def test_project_admins_set_the_gold_rules_through_the_project_api(world: World) -> None:
+    admin = client_for(world.admin_a)
+    changed = admin.patch(
+        "/api/projects/alpha/",
+        {"gold_rate": 0.2, "gold_threshold": 0.6, "gold_stop": True},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert {k: changed.json()[k] for k in ("gold_rate", "gold_threshold", "gold_stop")} == {
+        "gold_rate": 0.2,
+        "gold_threshold": 0.6,
+        "gold_stop": True,
+    }
+    bad = admin.patch("/api/projects/alpha/", {"gold_rate": 1.5}, format="json")
+    assert bad.status_code == 400 and "gold_rate" in bad.json()["error"]["details"]
+    cleared = admin.patch("/api/projects/alpha/", {"gold_threshold": None}, format="json")
+    assert cleared.json()["gold_threshold"] is None
+    refused = client_for(world.annotator_a).patch(
+        "/api/projects/alpha/", {"gold_stop": False}, format="json"
+    )
+    assert refused.status_code == 403
+    assert Project.objects.get(pk=world.a.pk).gold_stop is True
