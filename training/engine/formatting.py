@@ -57,7 +57,12 @@ class Truncation:
 
 
 def format_choose(tokenizer: Any, *, max_length: int, base: str) -> PairFormat:
-    """The format for a base, from its tokenizer; a base the engine cannot use is a clear error."""
+    """The format for a base, from its tokenizer; a base the engine cannot use is a clear error.
+    ``max_length`` never exceeds what the tokenizer says its model reads (a 512-position
+    encoder given 1024 tokens would fail on the first long row, in training or in scoring)."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < max_length:
+        max_length = limit
     if tokenizer.eos_token is None:
         if tokenizer.sep_token is None:
             raise ModelNotFoundError(

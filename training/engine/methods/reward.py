@@ -43,7 +43,7 @@ def reward_train(run: Run) -> MethodResult:
     cut_response = train_cut.response_truncated + eval_cut.response_truncated
     if cut or cut_response:
         run.log(
-            f"truncated {cut} pairs to max_length={config.max_length} tokens (prompt start "
+            f"truncated {cut} pairs to max_length={fmt.max_length} tokens (prompt start "
             f"cut, response kept); {cut_response} of them had a response longer than that"
         )
     args = TRLRewardConfig(
@@ -88,6 +88,7 @@ def reward_train(run: Run) -> MethodResult:
     metrics["dropped_rows"] = float(dropped["train"] + dropped["eval"])
     metrics["truncated_rows"] = float(cut)
     metrics["response_truncated_rows"] = float(cut_response)
+    metrics["truncation_max_length"] = float(fmt.max_length)  # the config's, capped by the model
     if cancelled:
         return MethodResult(steps=steps, cancelled=True, metrics=metrics)
     if kept_eval:
