@@ -119,6 +119,7 @@ bench-smoke: install-dev services
 	$(SMOKE) bench/leaderboard.py --smoke $(FIGURES) -E 'win rate|nothing to measure'
 	$(SMOKE) bench/active.py --smoke $(FIGURES) -E 'labels ->|nothing to measure'
 	BENCH_DB=$(BENCH_DB)_agreement $(SMOKE) bench/agreement.py --smoke $(FIGURES) 'agreement rate'
+	BENCH_DB=$(BENCH_DB)_review $(SMOKE) bench/review.py --smoke $(FIGURES) 'review page'
 	$(PY) -m bench._db drop $(BENCH_DB)_template
 
 test: lint typecheck imports pytest bench-smoke

@@ -7,6 +7,11 @@
 2. ``BENCH_ITEMS`` (10,000) synthetic items x 3 annotators (4 responses, rankings with
    ties): the endpoint's time.
 
+Each endpoint time is given **cold** (the report of this judgement state is not in the
+cache: its key is deleted first, so the request computes it) and **warm** (kept in the
+shared cache, ``CACHE_URL``; the request reads the judgement state, the cached report
+and the gold figures). Both are medians over the runs.
+
 Run: ``.venv/bin/python bench/agreement.py`` (``--smoke``: 300 items). It makes its own
 database ``fl_d_bench_agreement`` (``BENCH_DB``) and drops it at the end.
 """
@@ -41,10 +46,13 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from feedback.models import Membership, Project  # noqa: E402
+from feedback.quality.agreement import agreement_cache_key  # noqa: E402
+from feedback.quality.metrics import BOOTSTRAP_SAMPLES  # noqa: E402
 from feedback.services.imports import items_import  # noqa: E402
 
 
@@ -53,15 +61,39 @@ def _import(project: Project, rows: list[Any], source: str) -> None:
     items_import(project=project, source=io.BytesIO(data), format="native", source_name=source)
 
 
-def _time_endpoint(client: APIClient, slug: str, runs: int) -> tuple[float, dict[str, object]]:
-    times, body = [], {}
+def _get(client: APIClient, slug: str) -> tuple[float, dict[str, object]]:
+    start = time.perf_counter()
+    answer = client.get(f"/api/projects/{slug}/agreement/")
+    seconds = time.perf_counter() - start
+    assert answer.status_code == 200, answer.content[:300]
+    return seconds, answer.json()
+
+
+def _time_endpoint(
+    client: APIClient, slug: str, runs: int
+) -> tuple[float, float, dict[str, object]]:
+    """Median cold and warm times of the endpoint, and its answer."""
+    project = Project.objects.get(slug=slug)
+    key = agreement_cache_key(project=project, samples=BOOTSTRAP_SAMPLES)
+    cold: list[float] = []
+    warm: list[float] = []
+    body: dict[str, object] = {}
     for _ in range(runs):
-        start = time.perf_counter()
-        answer = client.get(f"/api/projects/{slug}/agreement/")
-        times.append(time.perf_counter() - start)
-        assert answer.status_code == 200, answer.content[:300]
-        body = answer.json()
-    return statistics.median(times), body
+        cache.delete(key)
+        seconds, body = _get(client, slug)
+        cold.append(seconds)
+        for _ in range(3):
+            seconds, warm_body = _get(client, slug)
+            assert warm_body == body, "the cached report differs from the computed one"
+            warm.append(seconds)
+    return statistics.median(cold), statistics.median(warm), body
+
+
+def _times(cold: float, warm: float, runs: int) -> str:
+    return (
+        f"endpoint cold {cold * 1000:.0f} ms, warm {warm * 1000:.1f} ms "
+        f"(median of {runs} / {3 * runs})"
+    )
 
 
 def _ci(body: dict[str, object], key: str) -> str:
@@ -105,7 +137,7 @@ def main() -> None:
                 }
             )
         _import(project, rows, "pandalm")
-        seconds, body = _time_endpoint(client, "pandalm", runs)
+        cold, warm, body = _time_endpoint(client, "pandalm", runs)
         print(f"PandaLM test set: {len(rows)} items x 3 annotators (pairwise)")
         print(f"  Krippendorff's alpha (ordinal): {_ci(body, 'alpha')}")
         print(f"  Fleiss' kappa:                  {_ci(body, 'kappa')}")
@@ -115,7 +147,7 @@ def main() -> None:
                 f"  {a['username']}: reliability {a['reliability']:.3f}, "
                 f"mean tau-b {a['tau_b_mean']:.3f}, {a['items']} items"
             )
-        print(f"  endpoint: {seconds * 1000:.0f} ms (median of {runs})")
+        print(f"  {_times(cold, warm, runs)}")
     else:
         print(f"PandaLM file not found at {PANDALM}: skipped")
 
@@ -144,9 +176,9 @@ def main() -> None:
             }
         )
     _import(project, rows, "sim")
-    seconds, body = _time_endpoint(client, "synthetic", runs)
+    cold, warm, body = _time_endpoint(client, "synthetic", runs)
     print(f"synthetic: {ITEMS} items x 3 annotators, 4 responses, ties")
-    print(f"  alpha {_ci(body, 'alpha')}; endpoint {seconds * 1000:.0f} ms (median of {runs})")
+    print(f"  alpha {_ci(body, 'alpha')}; {_times(cold, warm, runs)}")
 
 
 if __name__ == "__main__":

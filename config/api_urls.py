@@ -10,7 +10,9 @@ from core.api import TokenView, error_body
 from feedback.api import imports as feedback_imports
 from feedback.api import views as feedback
 from feedback.api.agreement import AgreementView
+from feedback.api.gold import ItemGoldView
 from feedback.api.leaderboard import LeaderboardView
+from feedback.api.review import JudgementReviewView
 from training import api as training
 
 
@@ -41,8 +43,14 @@ urlpatterns = [
         feedback.ResponseListView.as_view(),
     ),
     path("projects/<slug:slug>/items/<int:item_id>/skip/", feedback.ItemSkipView.as_view()),
+    path("projects/<slug:slug>/items/<int:item_id>/gold/", ItemGoldView.as_view()),
     path("projects/<slug:slug>/next/", feedback.NextView.as_view(), name="api-next"),
     path("projects/<slug:slug>/judgements/", feedback.ProjectJudgementListView.as_view()),
+    path(
+        "projects/<slug:slug>/judgements/<int:judgement_id>/review/",
+        JudgementReviewView.as_view(),
+        name="api-judgement-review",
+    ),
     path("projects/<slug:slug>/export/", feedback.ExportView.as_view(), name="api-export"),
     path("projects/<slug:slug>/leaderboard/", LeaderboardView.as_view(), name="api-leaderboard"),
     path("projects/<slug:slug>/agreement/", AgreementView.as_view(), name="api-agreement"),

@@ -18,13 +18,18 @@ fail open.
   every call of this process answers at once as if Redis were unreachable; then one call
   tries again (and closes the breaker, or opens it for another period). A 15 s hang then
   costs each process a few timed-out calls, not one timeout per call.
+
+``cached_compute`` is the helper for figures that are costly to compute (agreement, the
+leaderboard): computed once per state of what they are computed from.
 """
 
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.core.cache import cache
 from django.core.cache.backends import redis as django_redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,6 +39,21 @@ logger = logging.getLogger(__name__)
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 DEFAULT_BREAKER_SECONDS = 5.0
+T = TypeVar("T")
+_MISSING = object()
+
+
+def cached_compute(key: str, compute: Callable[[], T], *, timeout: int) -> tuple[T, bool]:
+    """The value kept under ``key`` in the shared cache, else ``compute()``, kept there for
+    ``timeout`` seconds; with whether it came from the cache. Keys name the state the value
+    was computed from (e.g. ``feedback.selectors.project_judgement_state``), so a change
+    gives a new key rather than needing a delete. An unreachable cache just computes."""
+    value = cache.get(key, _MISSING)
+    if value is not _MISSING:
+        return value, True
+    value = compute()
+    cache.set(key, value, timeout)
+    return value, False
 
 
 class CacheUnreachable(RedisConnectionError):

@@ -67,6 +67,14 @@ def fetch(model: type[M], statement: str, params: Any) -> list[M]:
     """Run a SELECT whose columns are ``columns(model, alias)`` and return model instances,
     converted as the ORM converts them: ``Model.objects.raw()`` at a fraction of its cost
     (it inspects the cursor's description on every call)."""
+    return [instance for instance, _ in fetch_with_extra(model, statement, params)]
+
+
+def fetch_with_extra(
+    model: type[M], statement: str, params: Any
+) -> list[tuple[M, tuple[Any, ...]]]:
+    """``fetch`` for a SELECT of ``columns(model, alias)`` followed by more columns: each
+    instance with the raw values of those extra columns."""
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
@@ -74,13 +82,14 @@ def fetch(model: type[M], statement: str, params: Any) -> list[M]:
         return []
     converters = _converters(model)
     names = [f.attname for f in model._meta.concrete_fields]
+    width = len(names)
     found = []
     for row in rows:
-        values = list(row)
+        values = list(row[:width])
         for index, col, chain in converters:
             for converter in chain:
                 values[index] = converter(values[index], col, connection)
-        found.append(model.from_db(connection.alias, names, values))
+        found.append((model.from_db(connection.alias, names, values), tuple(row[width:])))
     return found
 
 

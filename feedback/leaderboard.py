@@ -37,6 +37,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 SCALE = 400.0
+CACHE_SECONDS = 24 * 3600  # a fit per judgement state; a new state gives a new key
 INIT = 1000.0
 PRIOR = 1e-4  # Gaussian prior precision on theta, per comparison-weight unit (see above)
 BOOTSTRAP_ROUNDS = 100
@@ -256,7 +257,8 @@ def project_comparisons(*, project: "Project") -> list[Comparison]:
     from django.db.models import F, Value
     from django.db.models.functions import Length, Replace
 
-    from feedback.models import Judgement, Response
+    from feedback.models import Response
+    from feedback.selectors import project_rankable_judgements
 
     # Words: spaces + 1 (cheap, in the database, without reading the texts out).
     words = Length(F("content")) - Length(Replace(F("content"), Value(" "), Value(""))) + 1
@@ -272,7 +274,7 @@ def project_comparisons(*, project: "Project") -> list[Comparison]:
         length_of[pk] = int(n_words or 0)
     out: list[Comparison] = []
     for ranking in (
-        Judgement.objects.filter(item__project=project, is_current=True, not_rankable=False)
+        project_rankable_judgements(project=project)
         .values_list("ranking", flat=True)
         .iterator(chunk_size=5000)
     ):
@@ -286,3 +288,23 @@ def project_leaderboard(
 ) -> Leaderboard:
     """The project's leaderboard (see the module's docstring)."""
     return leaderboard_fit(project_comparisons(project=project), control=control, rounds=rounds)
+
+
+def project_leaderboard_cached(
+    *, project: "Project", control: str = "none", rounds: int = BOOTSTRAP_ROUNDS
+) -> tuple[Leaderboard, bool]:
+    """``project_leaderboard``, fitted once per state of the project's judgements
+    (``feedback.selectors.project_judgement_state``: a judgement written, edited or
+    rejected gives a new state) and kept in the shared cache; with whether it was cached.
+    Responses are only compared once judged, so a new candidate changes nothing until a
+    judgement (a new state) ranks it."""
+    # Django is imported here, not at the top: bench/leaderboard.py fits without a database.
+    from core.cache import cached_compute
+    from feedback.selectors import project_judgement_state
+
+    state = project_judgement_state(project=project)
+    return cached_compute(
+        f"leaderboard:{state}:{control}:{rounds}",
+        lambda: project_leaderboard(project=project, control=control, rounds=rounds),
+        timeout=CACHE_SECONDS,
+    )

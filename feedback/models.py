@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import TimeStampedModel
+from feedback.review_models import ReviewAction as ReviewAction  # registered with the app
 
 
 class Project(TimeStampedModel):

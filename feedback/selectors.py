@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Func, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -190,6 +190,28 @@ def judgements_for_user(*, user: User, project: Project | None = None) -> QueryS
     return visible
 
 
+def project_rankable_judgements(*, project: Project) -> QuerySet[Judgement]:
+    """The judgements the project's figures are computed from (agreement, reliability,
+    the leaderboard): the current version of each, not flagged as not rankable. The one
+    place that says which judgements count; ``project_judgement_state`` follows it."""
+    return Judgement.objects.filter(item__project=project, is_current=True, not_rankable=False)
+
+
+def project_judgement_state(*, project: Project) -> str:
+    """A stamp of the judgements ``project_rankable_judgements`` gives: it changes whenever
+    one is written, edited (a new version), rejected or otherwise leaves or joins that set.
+    One aggregate over the project's judgements (count, highest id, sum of ids, latest
+    time); the project's creation time tells apart two databases that reused its id.
+    Figures cached under it (``feedback.quality.agreement``, ``feedback.leaderboard``)
+    are recomputed after any change and never served stale."""
+    state = project_rankable_judgements(project=project).aggregate(
+        n=Count("id"), top=Max("id"), total=Sum("id"), latest=Max("created_at")
+    )
+    latest = state["latest"].timestamp() if state["latest"] else 0
+    born = project.created_at.timestamp() if project.created_at else 0
+    return f"{project.pk}:{born:.6f}:{state['n']}:{state['top']}:{state['total']}:{latest:.6f}"
+
+
 @dataclass(frozen=True)
 class ProjectProgress:
     project: Project
@@ -203,7 +225,8 @@ def project_progress_for_user(*, user: User, now: datetime | None = None) -> lis
     """The projects ``user`` may annotate with how far along each is, and their own share."""
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    items = Item.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    # Gold items are checks, not work: they count towards no project's completion.
+    items = Item.objects.filter(project=OuterRef("pk"), is_gold=False).order_by().values("project")
     count = Func(F("pk"), function="COUNT")
     mine = Judgement.objects.filter(
         item__project=OuterRef("pk"), annotator_id=user.pk, is_current=True
@@ -246,7 +269,7 @@ def project_dashboard(
 ) -> ProjectDashboard:
     """Where a project stands: items by state, who judged how much each day, live leases."""
     now = now or timezone.now()
-    items = Item.objects.filter(project=project)
+    items = Item.objects.filter(project=project, is_gold=False)  # gold is not work to do
     live = Assignment.objects.filter(
         item__project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now
     )

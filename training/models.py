@@ -227,6 +227,14 @@ class ModelVersion(models.Model):
     method = models.CharField(max_length=16, help_text=_METHOD_NAMES)
     artifact_path = models.CharField(max_length=500, help_text="Relative to ARTIFACT_DIR.")
     metrics = models.JSONField(default=dict, blank=True)
+    # A reward model's held-out pairwise accuracy (ties as half) and its 95% Wilson interval:
+    # what the retrain loop's gate reads before it lets this model judge a policy.
+    heldout_accuracy = models.FloatField(null=True, blank=True)
+    heldout_accuracy_low = models.FloatField(null=True, blank=True)
+    heldout_accuracy_high = models.FloatField(null=True, blank=True)
+    heldout_pairs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Held-out preference pairs the accuracy is measured on."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
@@ -250,6 +258,13 @@ class ModelVersion(models.Model):
     @property
     def label(self) -> str:
         return f"{self.project.slug}/{self.kind}-v{self.number}"
+
+    @property
+    def can_judge(self) -> bool:
+        """A reward model may judge a policy only when its held-out accuracy's 95% interval
+        lies above chance (0.5); without a recorded interval it may not."""
+        low = self.heldout_accuracy_low
+        return low is not None and low > 0.5
 
 
 class RetrainPolicy(models.Model):
@@ -322,6 +337,7 @@ class RetrainRun(models.Model):
         RUNNING = "running", "Running"
         PROMOTED = "promoted", "Promoted"
         REJECTED = "rejected", "Not promoted (win rate below threshold)"
+        STOPPED = "stopped", "Stopped (the reward model is not better than chance)"
         FAILED = "failed", "Failed"
 
     class Stage(models.TextChoices):

@@ -1,8 +1,10 @@
 """What the model registry page shows per version: the figures that decide a promotion,
 the metrics that mean something, and a small lineage graph.
 
-- A reward model is judged by its held-out accuracy (with a 95% interval when the run
-  recorded one, or the Wilson interval of the held-out pairs when it recorded their count).
+- A reward model is judged by its held-out accuracy with its 95% interval, as recorded on
+  the version (older versions: from its metrics, or the Wilson interval of the held-out
+  pairs when they recorded their count); one whose interval includes 0.5 is marked as
+  unable to judge a policy (the retrain loop's gate).
 - A policy is judged by its win rate against the model it is compared with (the latest
   finished ``evaluate`` job of that policy: win rate, 95% interval, prompts).
 """
@@ -105,6 +107,21 @@ def accuracy_figure(metrics: dict[str, Any]) -> Figure | None:
     return None
 
 
+def reward_figure(version: ModelVersion) -> Figure | None:
+    """The held-out accuracy recorded on a reward model (what the retrain gate reads), or
+    for older versions the figure in its metrics; says when it cannot judge a policy."""
+    if version.heldout_accuracy is None:
+        return accuracy_figure(version.metrics or {})
+    return Figure(
+        label="held-out accuracy",
+        value=version.heldout_accuracy,
+        low=version.heldout_accuracy_low,
+        high=version.heldout_accuracy_high,
+        n=version.heldout_pairs,
+        note="" if version.can_judge else "not better than chance: cannot judge a policy",
+    )
+
+
 def win_rate_figure(evaluation: TrainingJob | None) -> Figure | None:
     if evaluation is None:
         return None
@@ -193,7 +210,7 @@ def registry_rows(versions: list[ModelVersion]) -> list[Row]:
     for version in versions:
         metrics = version.metrics or {}
         figure = (
-            accuracy_figure(metrics)
+            reward_figure(version)
             if version.kind == ModelVersion.Kind.REWARD
             else win_rate_figure(latest_eval.get(version.pk))
         )

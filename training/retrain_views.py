@@ -1,7 +1,8 @@
 """The project's retraining policy, as a page: when the loop retrains and what it promotes.
 
 A door onto ``retrain_policy_save`` (the same service as the API's PUT), reached from the
-project's settings and its navigation bar.
+project's settings and its navigation bar; below the form, the latest runs with how each
+ended and why (a run the reward model's gate stopped says so, with its accuracy).
 """
 
 from typing import Any
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import ApplicationError, NotFound, PermissionDenied
 from training.models import RetrainPolicy
-from training.selectors import training_project_get
+from training.selectors import retrain_runs_recent, training_project_get
 from training.services.retrain import retrain_policy_save
 
 FIELDS = (
@@ -73,4 +74,9 @@ def retrain_policy_page(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, "Retraining policy saved.")
             return redirect("training-retrain-policy", slug=slug)
-    return render(request, "training/retrain_policy.html", {"project": project, "form": form})
+    runs = retrain_runs_recent(project=project)
+    return render(
+        request,
+        "training/retrain_policy.html",
+        {"project": project, "form": form, "runs": runs},
+    )

@@ -131,6 +131,30 @@ def retrain_run_running(*, project: Project) -> RetrainRun | None:
     return RetrainRun.objects.filter(project=project, status="running").first()
 
 
+def retrain_runs_recent(*, project: Project, limit: int = 10) -> QuerySet[RetrainRun]:
+    """The project's latest retrain runs, newest first, with their reward and policy models."""
+    return RetrainRun.objects.filter(project=project).select_related(
+        "project", "reward_version__project", "policy_version__project"
+    )[:limit]
+
+
+def job_truncation(*, job: TrainingJob) -> dict[str, int] | None:
+    """What the engine's length rule did to a finished reward job's pairs (train and held
+    out together): ``truncated`` (the prompt lost its start to fit ``max_length``) and
+    ``could_not_fit`` (the response alone was longer, so it was cut too; nothing is
+    dropped). None for jobs whose engine reports no such counts."""
+    result = job.result or {}
+    if "truncated_rows" not in result:
+        return None
+    max_length = job.config.get("max_length") if isinstance(job.config, dict) else None
+    return {
+        "truncated": int(result.get("truncated_rows", 0)),
+        "could_not_fit": int(result.get("response_truncated_rows", 0)),
+        "dropped": int(result.get("dropped_rows", 0)),
+        "max_length": int(max_length) if isinstance(max_length, int) else 0,
+    }
+
+
 def base_model_default() -> str:
     return str(settings.BASE_MODEL)
 

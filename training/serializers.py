@@ -6,7 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from training.models import JobKind, ModelVersion, RetrainPolicy, RetrainRun, TrainingJob
-from training.selectors import job_metric_series
+from training.selectors import job_metric_series, job_truncation
 from training.services.retrain import POLICY_FIELDS
 
 
@@ -45,6 +45,7 @@ class JobSerializer(serializers.ModelSerializer):
     baseline = serializers.SerializerMethodField()
     model_version = serializers.SerializerMethodField()
     log = serializers.SerializerMethodField()
+    truncation = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingJob
@@ -68,6 +69,7 @@ class JobSerializer(serializers.ModelSerializer):
             "retrain_run",
             "config",
             "result",
+            "truncation",
             "engine_seconds",
             "error",
             "log",
@@ -103,6 +105,10 @@ class JobSerializer(serializers.ModelSerializer):
         except ModelVersion.DoesNotExist:
             return None
         return _version_ref(version)
+
+    def get_truncation(self, job: TrainingJob) -> dict[str, int] | None:
+        """Reward jobs: pairs truncated to fit max_length, and those that could not fit."""
+        return job_truncation(job=job)
 
     def get_log(self, job: TrainingJob) -> list[str]:
         return job.log_tail.splitlines()[-int(self.context.get("log_lines", 50)) :]

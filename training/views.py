@@ -24,6 +24,7 @@ from training.registry_view import NODE_H, registry_rows
 from training.selectors import (
     base_models_available,
     job_get_for_user,
+    job_truncation,
     jobs_for_user,
     model_get_for_user,
     model_lineage,
@@ -135,6 +136,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "result_json": json.dumps(job.result, indent=2),
             "finished": job.status in TrainingJob.FINISHED,
             "duration": _duration(job),
+            "truncation": job_truncation(job=job),
         },
     )
 

@@ -3,7 +3,8 @@
 Krippendorff's alpha on the rankings with a bootstrap 95% interval, Kendall's tau-b per
 pair of annotators, Fleiss' kappa in pairwise projects, gold accuracy and Dawid-Skene
 reliability per annotator (``feedback.quality.agreement``). A figure that cannot be
-computed is ``null``, with the reason under ``reasons``.
+computed is ``null``, with the reason under ``reasons``. Computed once per state of the
+project's judgements and kept in the shared cache (``project_agreement_cached``).
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -14,7 +15,7 @@ from rest_framework.response import Response as ApiResponse
 from core.errors import ValidationError
 from feedback.access import MANAGING_ROLES
 from feedback.api.base import ProjectView
-from feedback.quality.agreement import project_agreement
+from feedback.quality.agreement import project_agreement_cached
 from feedback.quality.metrics import BOOTSTRAP_SAMPLES
 
 MAX_SAMPLES = 10_000
@@ -48,5 +49,5 @@ class AgreementView(ProjectView):
         if not raw.isdigit() or int(raw) > MAX_SAMPLES:
             reason = f"must be a whole number from 0 to {MAX_SAMPLES}"
             raise ValidationError(f"samples: {reason}", details={"samples": [reason]})
-        report = project_agreement(project=self.project, samples=int(raw))
+        report, _ = project_agreement_cached(project=self.project, samples=int(raw))
         return ApiResponse(report.as_dict())

@@ -11,7 +11,7 @@ from rest_framework.response import Response as ApiResponse
 from core.errors import ValidationError
 from feedback.access import EXPORTING_ROLES
 from feedback.api.base import ProjectView
-from feedback.leaderboard import BOOTSTRAP_ROUNDS, CONTROLS, project_leaderboard
+from feedback.leaderboard import BOOTSTRAP_ROUNDS, CONTROLS, project_leaderboard_cached
 
 MAX_ROUNDS = 1000
 
@@ -65,5 +65,5 @@ class LeaderboardView(ProjectView):
     )
     def get(self, request: Request, slug: str) -> ApiResponse:
         control, rounds = _params(request)
-        board = project_leaderboard(project=self.project, control=control, rounds=rounds)
+        board, _ = project_leaderboard_cached(project=self.project, control=control, rounds=rounds)
         return ApiResponse([standing.as_dict() for standing in board.standings])

@@ -31,6 +31,9 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "order",
             "responses_per_item",
             "round_compare",
+            "gold_rate",
+            "gold_threshold",
+            "gold_stop",
             "created_at",
             "role",
         ]
@@ -55,6 +58,19 @@ class ProjectCreateInput(serializers.Serializer[Any]):
     order = serializers.ChoiceField(choices=Project.Order.choices, required=False)
     responses_per_item = serializers.IntegerField(min_value=2, max_value=20, required=False)
     round_compare = serializers.ChoiceField(choices=Project.RoundCompare.choices, required=False)
+    gold_rate = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Share of each queue that is gold."
+    )
+    gold_threshold = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        allow_null=True,
+        help_text="Flag annotators whose gold accuracy is below this (null: never).",
+    )
+    gold_stop = serializers.BooleanField(
+        required=False, help_text="Serve no new items to annotators below the threshold."
+    )
 
 
 class ProjectUpdateInput(ProjectCreateInput):
@@ -103,6 +119,7 @@ class ItemSerializer(serializers.ModelSerializer[Item]):
             "messages",
             "metadata",
             "judgement_count",
+            "is_gold",  # admins, exporters and staff only: annotators get BlindItemSerializer
             "responses",
             "created_at",
         ]
@@ -270,7 +287,9 @@ class BlindItemSerializer(serializers.ModelSerializer[Item]):
 
     class Meta:
         model = Item
-        fields = ["id", "external_id", "messages", "judgement_count", "responses", "created_at"]
+        # No judgement count: it would tell a gold item (judged by every annotator, outside
+        # the overlap) from an ordinary one.
+        fields = ["id", "external_id", "messages", "responses", "created_at"]
         read_only_fields = fields
 
     def get_responses(self, item: Item) -> Any:

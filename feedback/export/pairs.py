@@ -71,7 +71,10 @@ class Consensus:
 
 
 def consensus_copeland(
-    rankings: Sequence[Ranking], *, position: Mapping[int, int] | None = None
+    rankings: Sequence[Ranking],
+    *,
+    position: Mapping[int, int] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> Consensus:
     """One ranking from several by Copeland's method, with an agreement score.
 
@@ -84,18 +87,22 @@ def consensus_copeland(
     the judgement orders them as the consensus does (a tie counts as an order), 0.5 when one
     of the two ties them and the other does not, and 0 when they are reversed. One judgement
     always agrees fully with itself; an item with nothing to compare scores 1.0.
+
+    With ``weights`` (one per ranking, e.g. its annotator's reliability) a ranking's duel
+    votes and its part of the agreement count with its weight.
     """
     ranks = [_ranks(r) for r in rankings]
+    votes = [1.0] * len(ranks) if weights is None else list(weights)
     responses = sorted({r for rk in ranks for r in rk}, key=lambda r: _pos(position, r))
-    wins: dict[tuple[int, int], int] = {}
-    for rk in ranks:
+    wins: dict[tuple[int, int], float] = {}
+    for rk, vote in zip(ranks, votes, strict=True):
         present = [r for r in responses if r in rk]
         for index, a in enumerate(present):
             for b in present[index + 1 :]:
                 if rk[a] < rk[b]:
-                    wins[(a, b)] = wins.get((a, b), 0) + 1
+                    wins[(a, b)] = wins.get((a, b), 0) + vote
                 elif rk[b] < rk[a]:
-                    wins[(b, a)] = wins.get((b, a), 0) + 1
+                    wins[(b, a)] = wins.get((b, a), 0) + vote
     scores = dict.fromkeys(responses, 0)
     for index, a in enumerate(responses):
         for b in responses[index + 1 :]:
@@ -110,27 +117,46 @@ def consensus_copeland(
     for r in responses:
         by_score.setdefault(scores[r], []).append(r)
     ranking = [by_score[s] for s in sorted(by_score, reverse=True)]
-    return Consensus(ranking=ranking, agreement=agreement(rankings, ranking), scores=scores)
+    return Consensus(
+        ranking=ranking, agreement=agreement(rankings, ranking, weights=weights), scores=scores
+    )
 
 
-def agreement(rankings: Sequence[Ranking], reference: Ranking) -> float:
+def agreement(
+    rankings: Sequence[Ranking], reference: Ranking, *, weights: Sequence[float] | None = None
+) -> float:
     """How far ``rankings`` agree with ``reference`` (see ``consensus_copeland``)."""
     ref = _ranks(reference)
     total = 0.0
-    count = 0
-    for ranking in rankings:
+    count = 0.0
+    votes = [1.0] * len(rankings) if weights is None else weights
+    for ranking, vote in zip(rankings, votes, strict=True):
         rk = _ranks(ranking)
         present = [r for r in rk if r in ref]
         for index, a in enumerate(present):
             for b in present[index + 1 :]:
                 mine = _sign(rk[a] - rk[b])
                 theirs = _sign(ref[a] - ref[b])
-                count += 1
+                count += vote
                 if mine == theirs:
-                    total += 1.0
+                    total += vote
                 elif mine == 0 or theirs == 0:
-                    total += 0.5
+                    total += 0.5 * vote
     return total / count if count else 1.0
+
+
+def pair_agreement(ranking: Ranking, pair: Pair) -> float | None:
+    """How far ``ranking`` agrees with ``pair`` (chosen above rejected, or tied when its
+    distance is 0), scored as ``agreement`` scores two responses; None when the ranking
+    does not hold both."""
+    rk = _ranks(ranking)
+    if pair.chosen not in rk or pair.rejected not in rk:
+        return None
+    mine = _sign(rk[pair.chosen] - rk[pair.rejected])
+    theirs = -1 if pair.rank_distance else 0
+    if mine == theirs:
+        return 1.0
+    return 0.5 if mine == 0 or theirs == 0 else 0.0
 
 
 def _sign(value: int) -> int:

@@ -18,8 +18,11 @@ from core.inputs import moment_check
 FORMATS = ("trl", "trl-conversational", "trl-implicit", "kto", "hh-rlhf", "rankings")
 PAIR_MODES = ("all", "best-vs-rest", "best-vs-worst")
 TIE_MODES = ("skip", "margin0")
-MARGIN_MODES = ("rank-distance", "rating-difference")
-AGGREGATES = ("none", "consensus")
+MARGIN_MODES = ("rank-distance", "rating-difference", "reliability")
+AGGREGATES = ("none", "consensus", "weighted-consensus")
+WEIGHTS = ("reliability",)
+# Formats with a per-pair margin / weight column (TRL's preference formats).
+PAIR_COLUMN_FORMATS = ("trl", "trl-conversational", "trl-implicit")
 SOURCES = ("human", "imported")
 SPLITS = ("train", "test")
 
@@ -30,6 +33,8 @@ PARAM_DEFAULTS: dict[str, str] = {
     "ties": "skip",
     "margin": "",
     "aggregate": "none",
+    "weight": "",
+    "min_reliability": "",
     "min_agreement": "",
     "min_judgements": "",
     "since": "",
@@ -39,6 +44,7 @@ PARAM_DEFAULTS: dict[str, str] = {
     "exclude_flagged": "false",
     "split": "",
     "test_fraction": "0.1",
+    "include_gold": "false",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -54,6 +60,8 @@ class ExportParams:
     ties: str = "skip"
     margin: str | None = None
     aggregate: str = "none"
+    weight: str | None = None
+    min_reliability: float | None = None
     min_agreement: float | None = None
     min_judgements: int | None = None
     since: datetime | None = None
@@ -63,14 +71,25 @@ class ExportParams:
     exclude_flagged: bool = False
     split: str | None = None
     test_fraction: float = 0.1
+    include_gold: bool = False  # gold items' judgements too (left out by default)
 
     @property
     def needs_item_stats(self) -> bool:
         """Whether an item's judgements must be seen together before any row is written."""
         return (
-            self.aggregate == "consensus"
+            self.aggregate != "none"
             or self.min_agreement is not None
             or self.min_judgements is not None
+        )
+
+    @property
+    def needs_reliability(self) -> bool:
+        """Whether the export reads the annotators' reliabilities (``weights.py``)."""
+        return (
+            self.weight is not None
+            or self.margin == "reliability"
+            or self.min_reliability is not None
+            or self.aggregate == "weighted-consensus"
         )
 
     def as_dict(self) -> dict[str, str | None]:
@@ -207,6 +226,8 @@ def export_params_parse(
     ties = _choice(data, "ties", TIE_MODES) or "skip"
     margin = _choice(data, "margin", MARGIN_MODES)
     aggregate = _choice(data, "aggregate", AGGREGATES) or "none"
+    weight = _choice(data, "weight", WEIGHTS)
+    min_reliability = _float(data, "min_reliability", 0.0, 1.0)
     min_agreement = _float(data, "min_agreement", 0.0, 1.0)
     min_judgements = _int(data, "min_judgements", 1, 1_000_000)
     since = _datetime(data, "since")
@@ -222,12 +243,15 @@ def export_params_parse(
     test_fraction = _float(data, "test_fraction", 0.0, 1.0)
     if test_fraction is None:
         test_fraction = 0.1
+    include_gold = _bool(data, "include_gold")
     if split is None and _text(data, "test_fraction"):
         raise _fail("test_fraction", "only applies together with split=train or split=test")
     if fmt in ("kto", "hh-rlhf") and ties == "margin0":
         raise _fail("ties", f"the {fmt} format cannot express a tie (it has no margin)")
-    if fmt in ("rankings", "kto", "hh-rlhf") and margin is not None:
+    if fmt not in PAIR_COLUMN_FORMATS and margin is not None:
         raise _fail("margin", f"the {fmt} format has no margin column")
+    if fmt not in PAIR_COLUMN_FORMATS and weight is not None:
+        raise _fail("weight", f"the {fmt} format has no weight column")
     if ties == "margin0" and margin is None:
         # A tie is only useful to a reward model as a pair with margin 0.
         margin = "rank-distance"
@@ -237,6 +261,8 @@ def export_params_parse(
         ties=ties,
         margin=margin,
         aggregate=aggregate,
+        weight=weight,
+        min_reliability=min_reliability,
         min_agreement=min_agreement,
         min_judgements=min_judgements,
         since=since,
@@ -246,4 +272,5 @@ def export_params_parse(
         exclude_flagged=exclude_flagged,
         split=split,
         test_fraction=test_fraction,
+        include_gold=include_gold,
     )

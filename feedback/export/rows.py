@@ -28,6 +28,7 @@ from core.preferences import preference_problem
 from feedback.export.pairs import Pair, agreement, consensus_copeland, ranking_pairs
 from feedback.export.params import ExportParams
 from feedback.export.render import completion_text, hh_prefix, hh_transcript, prompt_text
+from feedback.export.weights import Reliabilities, export_reliabilities, pair_support
 from feedback.models import Judgement, Project
 
 FETCH_SIZE = 1000
@@ -62,10 +63,10 @@ _BASE_COLUMNS = (
     "item__messages",
     "export_responses",
     "round",
+    "annotator_id",
 )
 _FULL_COLUMNS = (
     "flag_reason",
-    "annotator_id",
     "annotator__username",
     "source",
     "rationale",
@@ -86,10 +87,10 @@ _FULL_COLUMNS = (
     J_MESSAGES,
     J_RESPONSES,
     J_ROUND,
-) = range(10)
+    J_ANNOTATOR,
+) = range(11)
 (
     J_FLAG,
-    J_ANNOTATOR,
     J_USERNAME,
     J_SOURCE,
     J_RATIONALE,
@@ -98,14 +99,27 @@ _FULL_COLUMNS = (
     J_VERSION,
     J_CREATED,
     J_ITEM_META,
-) = range(10, 20)
+) = range(11, 20)
 R_ID, R_POSITION, R_CONTENT, R_SOURCE, R_MODEL = range(5)
 
 
-def judgements_for_export(*, project: Project, params: ExportParams) -> QuerySet[Judgement]:
+def judgements_for_export(
+    *, project: Project, params: ExportParams, reliabilities: Reliabilities | None = None
+) -> QuerySet[Judgement]:
     """The judgements an export reads: the current version of each annotator's judgement on
-    the project's items, narrowed by the filters of ``params``."""
+    the project's items, narrowed by the filters of ``params`` (``min_reliability`` reads
+    ``reliabilities``, or the project's when not given: see ``weights.py``). Gold items'
+    judgements only with ``include_gold``: they are checks of the annotators, not data."""
     qs = Judgement.objects.filter(item__project=project, is_current=True)
+    if not params.include_gold:
+        qs = qs.filter(item__is_gold=False)
+    if params.min_reliability is not None:
+        reliabilities = reliabilities or export_reliabilities(project=project)
+        above, below, unknown_pass = reliabilities.passing(params.min_reliability)
+        if unknown_pass:
+            qs = qs.exclude(annotator_id__in=below)
+        else:
+            qs = qs.filter(annotator_id__in=above) if above else qs.none()
     if params.since is not None:
         qs = qs.filter(created_at__gte=params.since)
     if params.until is not None:
@@ -213,14 +227,20 @@ class _Item:
         return self._position
 
 
-def _items(*, project: Project, params: ExportParams) -> Generator[_Item, None, None]:
+def _items(
+    *, project: Project, params: ExportParams, reliabilities: Reliabilities | None
+) -> Generator[_Item, None, None]:
     """The project's judged items, each with its judgements and responses, in item order:
     one per round judged (a consensus, an agreement and every pair only ever combine
     judgements of one round, so responses never shown together are never paired)."""
     full = params.format == "rankings"
-    judgements = judgements_for_export(project=project, params=params).annotate(
+    judgements = judgements_for_export(
+        project=project, params=params, reliabilities=reliabilities
+    ).annotate(
         export_responses=RawSQL(_RESPONSES_SQL.get(connection.vendor, _RESPONSES_SQL["sqlite"]), ())
     )
+    if judgements.query.is_empty():
+        return  # e.g. nobody reaches min_reliability: there is no SQL to stream
     columns = _BASE_COLUMNS + (_FULL_COLUMNS if full else ())
     rows_in_order = _stream(judgements.order_by("item_id", "round", "id").values_list(*columns))
     with closing(rows_in_order):
@@ -286,22 +306,40 @@ class _Verdict:
     ranking: list[list[int]]
     ratings: dict[int, float]
     both_bad: bool
+    weight: float = 1.0  # one judgement's: its annotator's reliability
+    # A consensus's: the rankings it was made from, with their annotators' reliabilities.
+    voters: tuple[list[list[list[int]]], list[float]] | None = None
 
 
 class _Builder:
-    def __init__(self, params: ExportParams, project: Project) -> None:
+    def __init__(
+        self, params: ExportParams, project: Project, reliabilities: Reliabilities | None
+    ) -> None:
         self.params = params
         self.rating_midpoint = (1 + project.rating_scale) / 2
+        self.reliabilities = reliabilities
+        self.weighs = params.weight is not None or params.margin == "reliability"
 
-    def pairs(self, item: _Item, verdict: _Verdict) -> list[tuple[Pair, float | None]]:
+    def pair_weight(self, pair: Pair, verdict: _Verdict) -> float:
+        if verdict.voters is None:
+            return verdict.weight
+        return pair_support(pair, *verdict.voters)
+
+    def pairs(
+        self, item: _Item, verdict: _Verdict
+    ) -> list[tuple[Pair, float | None, float | None]]:
+        """Each pair with its margin and its weight (None where not asked for)."""
         params = self.params
-        out: list[tuple[Pair, float | None]] = []
+        out: list[tuple[Pair, float | None, float | None]] = []
         ranking = verdict.ranking
         # Arrival order settles the order inside a tie; a ranking without ties needs none.
         position = item.position if any(len(g) > 1 for g in ranking) else None
         for pair in ranking_pairs(ranking, mode=params.pairs, ties=params.ties, position=position):
             margin: float | None = None
-            if params.margin == "rank-distance":
+            weight = self.pair_weight(pair, verdict) if self.weighs else None
+            if params.margin == "reliability":
+                margin = 0.0 if pair.rank_distance == 0 else weight
+            elif params.margin == "rank-distance":
                 margin = float(pair.rank_distance)
             elif params.margin == "rating-difference":
                 if pair.rank_distance == 0:
@@ -312,7 +350,7 @@ class _Builder:
                     if a is None or b is None:
                         continue  # documented: pairs without both ratings are left out
                     margin = a - b
-            out.append((pair, margin))
+            out.append((pair, margin, weight if params.weight is not None else None))
         return out
 
     def rows(self, item: _Item, verdict: _Verdict) -> Iterator[Row]:
@@ -321,7 +359,7 @@ class _Builder:
         if fmt == "kto":
             yield from self.kto_rows(item, verdict)
             return
-        for pair, margin in self.pairs(item, verdict):
+        for pair, margin, weight in self.pairs(item, verdict):
             chosen = content[pair.chosen][R_CONTENT]
             rejected = content[pair.rejected][R_CONTENT]
             if preference_problem(prompt=item.messages, chosen=chosen, rejected=rejected):
@@ -352,6 +390,8 @@ class _Builder:
                 }
             if margin is not None:
                 row["margin"] = margin
+            if weight is not None:
+                row["weight"] = weight
             yield row
 
     def kto_rows(self, item: _Item, verdict: _Verdict) -> Iterator[Row]:
@@ -370,7 +410,7 @@ class _Builder:
                         "label": rating > self.rating_midpoint,
                     }
             return
-        for pair, _margin in self.pairs(item, verdict):
+        for pair, _margin, _weight in self.pairs(item, verdict):
             yield {
                 "prompt": item.prompt,
                 "completion": completion_text(content[pair.chosen][R_CONTENT]),
@@ -412,11 +452,13 @@ def _ratings_out(ratings: dict[int, float]) -> dict[str, float]:
 def export_rows(*, project: Project, params: ExportParams) -> Generator[Row, None, None]:
     """Every row of the export, in a deterministic order (item id, then judgement id, then
     the order of ``ranking_pairs``). A generator: rows are produced as they are read."""
-    builder = _Builder(params, project)
+    reliabilities = export_reliabilities(project=project) if params.needs_reliability else None
+    builder = _Builder(params, project, reliabilities)
     stats = params.needs_item_stats or params.format == "rankings"
+    items = _items(project=project, params=params, reliabilities=reliabilities)
     # Closing the reads explicitly (also when the consumer stops early, e.g. a client that
     # hangs up) cancels the streamed query before the transaction ends.
-    with _read_transaction(), closing(_items(project=project, params=params)) as items:
+    with _read_transaction(), closing(items):
         for item in items:
             rankable = [
                 (row, ranking)
@@ -427,11 +469,20 @@ def export_rows(*, project: Project, params: ExportParams) -> Generator[Row, Non
                 continue
             consensus = None
             score: float | None = None
+            votes = (
+                [reliabilities.of(row[J_ANNOTATOR]) for row, _ in rankable]
+                if reliabilities is not None
+                else [1.0] * len(rankable)
+            )
             if stats:
-                if params.aggregate == "consensus":
+                if params.aggregate != "none":
                     if not rankable:
                         continue
-                    consensus = consensus_copeland([r for _, r in rankable], position=item.position)
+                    consensus = consensus_copeland(
+                        [r for _, r in rankable],
+                        position=item.position,
+                        weights=votes if params.aggregate == "weighted-consensus" else None,
+                    )
                     score = consensus.agreement
                 elif rankable:
                     score = _plain_agreement([r for _, r in rankable], item.position)
@@ -452,14 +503,16 @@ def export_rows(*, project: Project, params: ExportParams) -> Generator[Row, Non
                     ranking=consensus.ranking,
                     ratings=_mean_ratings(rows),
                     both_bad=all(row[J_BOTH_BAD] for row in rows),
+                    voters=([r for _, r in rankable], votes),
                 )
                 yield from builder.rows(item, verdict)
                 continue
-            for row, ranking in rankable:
+            for (row, ranking), vote in zip(rankable, votes, strict=True):
                 verdict = _Verdict(
                     ranking=ranking,
                     ratings=_ratings(row) if _needs_ratings(params) else {},
                     both_bad=bool(row[J_BOTH_BAD]),
+                    weight=vote,
                 )
                 yield from builder.rows(item, verdict)
 

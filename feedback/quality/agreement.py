@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from feedback.models import Judgement, Project
+from core.cache import cached_compute
+from feedback.models import Project
 from feedback.quality.metrics import (
     BOOTSTRAP_SAMPLES,
     Interval,
@@ -25,12 +26,14 @@ from feedback.quality.metrics import (
     tau_b_signs,
 )
 from feedback.quality.reliability import dawid_skene
+from feedback.selectors import project_judgement_state, project_rankable_judgements
 from feedback.services.gold import gold_standings
 
 VERDICTS = ("A", "B", "tie", "both_bad")
 # Judgement sets (an item's responses judged together) with at least this many annotators
 # are the ones agreement is measured on.
 MIN_ANNOTATORS = 2
+CACHE_SECONDS = 24 * 3600  # a state's report; a new judgement state gives a new key
 
 
 @dataclass
@@ -112,7 +115,7 @@ def project_agreement(
 ) -> AgreementReport:
     """Agreement and reliability figures of ``project`` (see the module docstring)."""
     rows = (
-        Judgement.objects.filter(item__project=project, is_current=True, not_rankable=False)
+        project_rankable_judgements(project=project)
         .order_by("item_id", "id")
         .values_list("item_id", "annotator_id", "annotator__username", "ranking", "both_bad")
     )
@@ -229,13 +232,7 @@ def project_agreement(
     elif include_reliability:
         reasons["reliability"] = "needs two annotators judging the same responses"
 
-    for a, standing in gold_standings(project=project, user_ids=annotator_ids).items():
-        if a in figures:
-            figures[a].gold_accuracy = standing.accuracy
-            figures[a].gold_judged = standing.judged
-            figures[a].gold_flagged = standing.flagged
-
-    return AgreementReport(
+    report = AgreementReport(
         mode=project.mode,
         alpha=alpha,
         items=len(item_ids),
@@ -247,6 +244,40 @@ def project_agreement(
         item_alpha=item_alpha,
         reasons=reasons,
     )
+    _gold_apply(report, project=project)
+    return report
+
+
+def _gold_apply(report: AgreementReport, *, project: Project) -> None:
+    """Each annotator's gold figures, read now (gold marks change without a judgement)."""
+    standings = gold_standings(project=project, user_ids=[a.id for a in report.annotators])
+    for figures in report.annotators:
+        standing = standings.get(figures.id)
+        figures.gold_accuracy = standing.accuracy if standing else None
+        figures.gold_judged = standing.judged if standing else 0
+        figures.gold_flagged = standing.flagged if standing else False
+
+
+def agreement_cache_key(*, project: Project, samples: int) -> str:
+    """Where the report of the project's current judgement state is kept."""
+    return f"agreement:{project_judgement_state(project=project)}:{samples}"
+
+
+def project_agreement_cached(
+    *, project: Project, samples: int = BOOTSTRAP_SAMPLES
+) -> tuple[AgreementReport, bool]:
+    """``project_agreement``, computed once per state of the project's judgements
+    (``feedback.selectors.project_judgement_state``: a judgement written, edited or
+    rejected gives a new state, so a cached report is never stale) and kept in the shared
+    cache; gold figures are read fresh each time. With whether it came from the cache."""
+    report, hit = cached_compute(
+        agreement_cache_key(project=project, samples=samples),
+        lambda: project_agreement(project=project, samples=samples),
+        timeout=CACHE_SECONDS,
+    )
+    if hit:
+        _gold_apply(report, project=project)
+    return report, hit
 
 
 def _reliability(
@@ -291,5 +322,5 @@ def _reliability(
 
 def annotator_reliabilities(*, project: Project) -> dict[int, float]:
     """Each annotator's Dawid-Skene reliability in ``project`` (for the export)."""
-    report = project_agreement(project=project, samples=0)
+    report, _ = project_agreement_cached(project=project, samples=0)
     return {a.id: a.reliability for a in report.annotators if a.reliability is not None}

@@ -27,6 +27,13 @@ Leases are not counted in a column: they expire by the clock, so they are counte
 (per locked item, through an index) where they matter. The statements of this path
 are written in SQL (``core.sql``): it runs for every item an annotator sees.
 
+Gold items (``feedback.services.gold``) are outside all of this: the candidate query never
+offers one. Once an ordinary candidate is found (so gold only ever comes mixed into real
+work, never as the tail of an exhausted queue), a draw at the project's ``gold_rate`` may
+serve a gold item instead: one statement, no row lock (a gold item has no overlap to
+protect; the annotator's advisory lock is what keeps it to once per annotator). An
+annotator below the gold threshold of a project that stops them gets no new lease.
+
 Rounds (``feedback.services.rounds``): ``judgement_count`` counts the current round's
 judgements, and only the current round's leases, judgements and skips are counted or
 excluded here; a lease of an earlier round stays live for its holder and counts for
@@ -55,6 +62,7 @@ from core import sql
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from feedback.models import Assignment, Item, Judgement, Project, Response
 from feedback.selectors import project_may_annotate
+from feedback.services.gold import gold_draw, gold_lease_take, gold_stop_check
 
 # How many candidates one query locks at a time; more only when some turn out taken.
 CANDIDATE_BATCH = 3
@@ -91,7 +99,7 @@ def annotator_check(*, project: Project, user: User) -> None:
 # models; every value is a parameter.
 _CANDIDATES_SQL = """
 SELECT {columns} FROM {item} i
-WHERE i.project_id = %(project)s AND i.judgement_count < %(overlap)s {range}
+WHERE i.project_id = %(project)s AND i.judgement_count < %(overlap)s AND NOT i.is_gold {range}
   AND NOT EXISTS (SELECT 1 FROM {judgement} j
                   WHERE j.item_id = i.id AND j.round = i.round AND j.annotator_id = %(user)s)
   AND NOT EXISTS (SELECT 1 FROM {assignment} a
@@ -254,11 +262,18 @@ def assignment_next(
             held_lease.item.project = project
             return held_lease
 
+        gold_stop_check(project=project, user=user)  # no query unless the project stops
         checked: list[int] = []
+        serve_gold = gold_draw(project=project)
         while True:
             batch = _lock_next(project=project, user=user, now=now, exclude=checked)
             if not batch:
-                return None
+                return None  # no gold either: gold only ever comes mixed into real work
+            if serve_gold:
+                serve_gold = False
+                gold = gold_lease_take(project=project, user=user, now=now)
+                if gold is not None:
+                    return gold  # the locked candidates are let go at commit, untouched
             for item in batch:
                 lease = _lease_take(project=project, user=user, item=item, now=now)
                 if lease is not None:

@@ -13,54 +13,10 @@ from django.utils import timezone
 from core import sql
 from core.errors import Conflict, NotFound, ValidationError
 from feedback.models import Assignment, Item, Judgement, Project
+from feedback.rankings import Ranking, ranking_validate
 from feedback.selectors import round_response_ids
 
-Ranking = list[list[int]]
-
-
-def ranking_validate(
-    *,
-    ranking: Any,
-    response_ids: Collection[int],
-    field: str = "ranking",
-) -> Ranking:
-    """Check that ``ranking`` orders every one of ``response_ids`` exactly once.
-
-    A ranking is a list of non-empty groups of response ids, best group first; a group
-    of more than one id is a tie. Returns the ranking normalised to ``list[list[int]]``
-    or raises ``ValidationError`` whose ``details`` names the field and the reason.
-    """
-
-    def fail(reason: str) -> ValidationError:
-        return ValidationError(f"{field}: {reason}", details={field: [reason]})
-
-    if not isinstance(ranking, Sequence) or isinstance(ranking, str | bytes):
-        raise fail("must be a list of groups of response ids, best first")
-    if not ranking:
-        raise fail("must rank at least one group")
-    expected = set(response_ids)
-    seen: set[int] = set()
-    normalised: Ranking = []
-    for index, group in enumerate(ranking):
-        if not isinstance(group, Sequence) or isinstance(group, str | bytes):
-            raise fail(f"group {index} must be a list of response ids")
-        if not group:
-            raise fail(f"group {index} is empty")
-        members: list[int] = []
-        for value in group:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise fail(f"group {index} holds {value!r}, which is not a response id")
-            if value not in expected:
-                raise fail(f"response {value} does not belong to this item")
-            if value in seen:
-                raise fail(f"response {value} is ranked more than once")
-            seen.add(value)
-            members.append(value)
-        normalised.append(members)
-    missing = sorted(expected - seen)
-    if missing:
-        raise fail(f"responses {missing} are not ranked")
-    return normalised
+__all__ = ["Ranking", "judgement_clean", "judgement_submit", "ranking_validate"]
 
 
 RATIONALE_MAX = 20_000
@@ -242,7 +198,7 @@ def judgement_submit(
         raise _invalid("round", "must be a round number (1 or more)")
     with transaction.atomic():
         annotator_lock(project=project, user=user)
-        judgement_count, item_round, mine = _item_lock(item=item, user=user)
+        judgement_count, item_round, gold, mine, rejected = _item_lock(item=item, user=user)
         if round is not None and round > item_round:
             raise _invalid("round", f"the item has {item_round} round(s), not {round}")
         # The user's lease on the item (of the round judged), if any, is now spent: mark it
@@ -289,7 +245,7 @@ def judgement_submit(
                     code="not_needed",
                     details={"item": item.pk, "round": judged},
                 )
-            if counted and not lease_live:
+            if counted and not lease_live and not gold:  # gold has no overlap to keep
                 others = (
                     Assignment.objects.filter(lease_live_q(now=now), item=item, round=judged)
                     .exclude(annotator=user)
@@ -302,6 +258,12 @@ def judgement_submit(
                         code="not_needed",
                         details={"item": item.pk},
                     )
+            tail = rejected.get(judged)
+            if tail is not None:
+                # A reviewer rejected their earlier judgement (feedback.services.review):
+                # this one is its next version, so the history stays one chain.
+                judgement.version = tail.version + 1
+                judgement.previous_id = tail.pk
             sql.insert(judgement)
             if counted:
                 judgement_count += 1
@@ -327,33 +289,44 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _item_lock(*, item: Item, user: User) -> tuple[int, int, dict[int, _Current]]:
-    """Lock ``item``'s row; return its judgement count, its current round and ``user``'s
-    current judgements of it by round. The caller holds the annotator's lock, so their
-    current judgements cannot change under this statement's snapshot."""
+def _item_lock(
+    *, item: Item, user: User
+) -> tuple[int, int, bool, dict[int, _Current], dict[int, _Current]]:
+    """Lock ``item``'s row; return its judgement count, its current round, whether it is
+    gold, ``user``'s current judgements of it by round and their rejected ones that no
+    version followed (a judgement neither current nor followed by a newer version was
+    rejected by a reviewer). The caller holds the annotator's lock, so their judgements
+    cannot change under this statement's snapshot."""
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    table = sql.table(Judgement)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT i.judgement_count, i.round, j.id, j.version, j.round, j.shown_order, "
-            f"j.ranking FROM {sql.table(Item)} i "
-            f"LEFT JOIN {sql.table(Judgement)} j ON j.item_id = i.id "
-            "AND j.annotator_id = %s AND j.is_current WHERE i.id = %s" + lock,
+            f"SELECT i.judgement_count, i.round, i.is_gold, j.id, j.version, j.round, "
+            f"j.shown_order, j.ranking, j.is_current FROM {sql.table(Item)} i "
+            f"LEFT JOIN {table} j ON j.item_id = i.id AND j.annotator_id = %s "
+            f"AND (j.is_current OR NOT EXISTS (SELECT 1 FROM {table} n WHERE n.previous_id = j.id))"
+            " WHERE i.id = %s" + lock,
             [user.pk, item.pk],
         )
         rows = cursor.fetchall()
     if not rows:
         raise NotFound(f"No item {item.pk}.")
-    count, item_round = rows[0][0], rows[0][1]
+    count, item_round, gold = rows[0][0], rows[0][1], bool(rows[0][2])
     mine: dict[int, _Current] = {}
-    for _, _, pk, version, judged, shown_order, ranking in rows:
+    rejected: dict[int, _Current] = {}
+    for _, _, _, pk, version, judged, shown_order, ranking, is_current in rows:
         if pk is None:
+            continue
+        if not is_current:
+            if judged not in rejected or rejected[judged].version < version:
+                rejected[judged] = _Current(pk=pk, version=version, shown=[])
             continue
         shown = [v for v in _json_value(shown_order) or [] if isinstance(v, int)]
         if not shown:
             ranked = _json_value(ranking) or []
             shown = [v for g in ranked if isinstance(g, list) for v in g if isinstance(v, int)]
         mine[judged] = _Current(pk=pk, version=version, shown=sorted(set(shown)))
-    return count, item_round, mine
+    return count, item_round, gold, mine, rejected
 
 
 def _item_count_add(*, item: Item) -> None:
@@ -362,6 +335,12 @@ def _item_count_add(*, item: Item) -> None:
             f"UPDATE {sql.table(Item)} SET judgement_count = judgement_count + 1 WHERE id = %s",
             [item.pk],
         )
+
+
+def item_disagreement_refresh(*, item: Item, round: int) -> None:
+    """Store the round's disagreement again (a reviewer took a judgement out of it); the
+    caller holds the item's row lock."""
+    _disagreement_update(item=item, round=round)
 
 
 def _disagreement_update(*, item: Item, round: int) -> None:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from core.errors import Conflict, ValidationError
 from feedback.models import Judgement, Membership, Project
 
-_NOT_SETTINGS = {"id", "name", "slug", "created_at", "updated_at"}
+_NOT_SETTINGS = {"id", "name", "slug", "created_at", "updated_at", "gold_items"}
 
 
 def _settings_check(settings: dict[str, Any], *, also: frozenset[str] = frozenset()) -> None:
@@ -63,25 +63,39 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     changed = [name for name, value in changes.items() if getattr(project, name) != value]
     if not changed:
         return project
-    judged = Judgement.objects.filter(item__project=project)
-    if "mode" in changed and judged.exists():
-        raise Conflict(
-            "The mode cannot change once the project has judgements.",
-            code="mode_locked",
-            details={"mode": ["the project has judgements"]},
-        )
-    if "rating_scale" in changed and judged.exclude(ratings={}).exists():
-        raise Conflict(
-            "The rating scale cannot change once ratings were given.",
-            code="rating_scale_locked",
-            details={"rating_scale": ["the project has ratings"]},
-        )
+    project_locked_check(project=project, changed=changed)
     updated = copy.copy(project)  # the caller's instance stays as it was if this fails
     for name in changed:
         setattr(updated, name, changes[name])
     _clean(updated)
     updated.save(update_fields=[*changed, "updated_at"])
     return updated
+
+
+def project_locked_fields(*, project: Project) -> list[str]:
+    """The settings that can no longer change, because judgements already depend on them:
+    the mode once the project has judgements, the rating scale once ratings were given."""
+    judged = Judgement.objects.filter(item__project=project)
+    if not judged.exists():
+        return []
+    return ["mode", *(["rating_scale"] if judged.exclude(ratings={}).exists() else [])]
+
+
+def project_locked_check(*, project: Project, changed: list[str]) -> None:
+    """Conflict when ``changed`` touches a setting of ``project_locked_fields``."""
+    locked = project_locked_fields(project=project) if project.pk else []
+    if "mode" in changed and "mode" in locked:
+        raise Conflict(
+            "The mode cannot change once the project has judgements.",
+            code="mode_locked",
+            details={"mode": ["the project has judgements"]},
+        )
+    if "rating_scale" in changed and "rating_scale" in locked:
+        raise Conflict(
+            "The rating scale cannot change once ratings were given.",
+            code="rating_scale_locked",
+            details={"rating_scale": ["the project has ratings"]},
+        )
 
 
 def membership_set(*, project: Project, user: User, role: str) -> Membership:

@@ -43,7 +43,8 @@ def assignment_reopen(
         live = Assignment.objects.filter(
             lease_live_q(now=now), item=locked, round=locked.round
         ).count()
-        if locked.judgement_count + live >= project.overlap:
+        # A gold item has no overlap to keep (feedback.services.gold).
+        if not locked.is_gold and locked.judgement_count + live >= project.overlap:
             raise Conflict(
                 "Others have taken every place on this item meanwhile; it stays skipped.",
                 code="item_full",

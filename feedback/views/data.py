@@ -12,7 +12,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from feedback.access import EXPORTING_ROLES, MANAGING_ROLES
-from feedback.export.params import AGGREGATES, FORMATS, MARGIN_MODES, PAIR_MODES, SOURCES, SPLITS
+from feedback.export.params import (
+    AGGREGATES,
+    FORMATS,
+    MARGIN_MODES,
+    PAIR_MODES,
+    SOURCES,
+    SPLITS,
+    WEIGHTS,
+)
 from feedback.models import Item, Project
 from feedback.services.imports import IMPORT_FORMATS
 from feedback.views.access import page_access
@@ -52,6 +60,7 @@ def project_export(request: HttpRequest, slug: str) -> HttpResponse:
             "formats": FORMATS,
             "pair_modes": PAIR_MODES,
             "margin_modes": MARGIN_MODES,
+            "weights": WEIGHTS,
             "aggregates": AGGREGATES,
             "sources": SOURCES,
             "splits": SPLITS,

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from core.errors import NotFound, PermissionDenied
 from feedback.access import EXPORTING_ROLES, project_access
-from feedback.leaderboard import Leaderboard, leaderboard_fit, project_comparisons
+from feedback.leaderboard import Leaderboard, project_leaderboard_cached
 
 CHART_WIDTH = 420
 ROW_HEIGHT = 26
@@ -43,10 +43,9 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(error.message) from error
     except PermissionDenied as error:
         raise DjangoPermissionDenied(error.message) from error
-    comparisons = project_comparisons(project=project)
     boards = [
-        ("Bradley-Terry", leaderboard_fit(comparisons, control="none")),
-        ("With length control", leaderboard_fit(comparisons, control="length")),
+        ("Bradley-Terry", project_leaderboard_cached(project=project, control="none")[0]),
+        ("With length control", project_leaderboard_cached(project=project, control="length")[0]),
     ]
     values = [v for _, b in boards for s in b.standings for v in (s.ci[0], s.ci[1], s.score)]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
@@ -60,7 +59,7 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "project": project,
             "panels": panels,
-            "comparisons": len(comparisons),
+            "comparisons": boards[0][1].comparisons,
             "chart_width": CHART_WIDTH,
             "chart_height": ROW_HEIGHT * max((len(b.standings) for _, b in boards), default=0) + 8,
             "low": low,

@@ -45,6 +45,8 @@ SETTINGS_FIELDS = (
     "responses_per_item",
     "round_compare",
 )
+# Gold settings: optional in the form (a form posted without them keeps the defaults).
+GOLD_FIELDS = ("gold_rate", "gold_threshold", "gold_stop")
 
 
 class ProjectForm(forms.ModelForm):
@@ -52,7 +54,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["slug", *SETTINGS_FIELDS]
+        fields = ["slug", *SETTINGS_FIELDS, *GOLD_FIELDS]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "guidelines": forms.Textarea(attrs={"rows": 8, "class": "md-source"}),
@@ -63,6 +65,11 @@ class ProjectForm(forms.ModelForm):
             "overlap": "How many annotators judge each item.",
             "lease_minutes": "How long an item stays reserved for the annotator who opened it.",
             "rationale": "Whether annotators write why.",
+            "gold_rate": "Share of each annotator's items that are gold checks, 0 to 1 "
+            "(0.05: one in twenty). Gold items are served blind, once per annotator.",
+            "gold_threshold": "Flag annotators whose gold accuracy is below this, 0 to 1 "
+            "(empty: never).",
+            "gold_stop": "Serve no new items to flagged annotators (they see why).",
         }
 
     # The database's check constraints, said in words before the service is asked.
@@ -83,6 +90,9 @@ class ProjectForm(forms.ModelForm):
                 MaxValueValidator(high),
             ]
             field.widget.attrs.update({"min": low, "max": high})
+        self.fields["gold_rate"].required = False
+        for name in ("gold_rate", "gold_threshold"):
+            self.fields[name].widget.attrs.update({"min": 0, "max": 1, "step": "0.01"})
 
     def _post_clean(self) -> None:
         """No model validation here: the service validates (one set of rules)."""
@@ -90,6 +100,14 @@ class ProjectForm(forms.ModelForm):
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
+
+
+def _gold_values(form: forms.BaseForm) -> dict[str, Any]:
+    """The gold settings typed in (an empty rate: left as it is)."""
+    values = {name: form.cleaned_data.get(name) for name in GOLD_FIELDS}
+    if values["gold_rate"] is None:
+        del values["gold_rate"]
+    return values
 
 
 def _managed_project(request: HttpRequest, slug: str) -> Project:
@@ -149,6 +167,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
+        values.update(_gold_values(form))
         try:
             project = project_create(slug=form.cleaned_data["slug"], **values)
         except ApplicationError as error:
@@ -177,6 +196,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         form.fields[name].help_text = reason
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS if name not in locks}
+        changes.update(_gold_values(form))
         try:
             project = project_update(project=Project.objects.get(pk=project.pk), **changes)
         except ApplicationError as error:

@@ -25,6 +25,7 @@ from feedback.selectors import (
     projects_for_user,
 )
 from feedback.services.assignments import assignment_next, assignment_skip
+from feedback.services.gold import GOLD_STOP_CODE
 from feedback.services.judgements import judgement_submit
 from feedback.services.reopen import assignment_reopen
 from feedback.views.presentation import item_view_build, judgement_rows, ranking_text
@@ -75,10 +76,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     """The item page: the annotator's current lease, or a new one."""
     project, user = _project_page(request, slug), _user(request)
+    paused = None
     try:
         lease = assignment_next(project=project, user=user)
     except PermissionDenied as error:
-        raise DjangoPermissionDenied(error.message) from error
+        if error.code != GOLD_STOP_CODE:
+            raise DjangoPermissionDenied(error.message) from error
+        lease, paused = None, error.message
     view = item_view_build(user=user, item=lease.item, assignment=lease) if lease else None
     return render(
         request,
@@ -89,7 +93,10 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
             "can_manage": project_may_manage(user=_user(request), project=project),
             "progress": annotator_position(user=user, project=project),
             "guidelines_html": _guidelines(project),
-            "project_empty": view is None and not Item.objects.filter(project=project).exists(),
+            "paused": paused,
+            "project_empty": view is None
+            and paused is None
+            and not Item.objects.filter(project=project).exists(),
         },
     )
 
@@ -100,8 +107,17 @@ def _guidelines(project: Project) -> str | None:
 
 def _next_payload(request: HttpRequest, project: Project) -> dict[str, Any]:
     """The annotator's next item (a lease, taken now or already held) with its HTML for the
-    page to swap in; ``item`` is None when nothing is left for them."""
-    lease = assignment_next(project=project, user=_user(request))
+    page to swap in; ``item`` is None when nothing is left for them, or when the project
+    stopped serving them (gold accuracy below its threshold: ``paused`` says why)."""
+    try:
+        lease = assignment_next(project=project, user=_user(request))
+    except PermissionDenied as error:
+        if error.code != GOLD_STOP_CODE:
+            raise
+        html = render_to_string(
+            "feedback/_paused.html", {"project": project, "paused": error.message}, request=request
+        )
+        return {"assignment": None, "item": None, "paused": error.message, "html": html}
     if lease is None:
         empty = not Item.objects.filter(project=project).exists()
         html = render_to_string(

@@ -68,7 +68,9 @@ def test_feedback_retrains_promotes_and_generates_new_items_for_annotators(
         win_rate_threshold=0.0,  # the tiny model's win rate is noise: promotion must not be
         eval_prompts=4,
         check_every_seconds=1,
-        reward_config=FAST,
+        # Half the pairs held out (8): a reward model that learned them clears the gate
+        # (its 95% interval above 0.5); with 4, only a perfect score would.
+        reward_config={**FAST, "eval_fraction": 0.5, "max_steps": 8},
         policy_config=FAST,
         evaluate_config=FAST_GENERATE,
         generate_config=FAST_GENERATE,
@@ -110,6 +112,7 @@ def test_feedback_retrains_promotes_and_generates_new_items_for_annotators(
     reward = ModelVersion.objects.get(job=jobs["reward"])
     policy = ModelVersion.objects.get(job=jobs["dpo"])
     assert reward.status == policy.status == "promoted"
+    assert reward.heldout_pairs == 8 and reward.can_judge, reward.metrics
     assert policy.snapshot_id == reward.snapshot_id == run.snapshot_id
     assert policy.parent is None and policy.base_model  # the first policy grows from the base
     assert jobs["dpo"].holdout_prompts == run.eval_prompts

@@ -45,17 +45,41 @@ def _stage_job(run: RetrainRun, kind: str) -> TrainingJob:
     return TrainingJob.objects.get(retrain_run=run, kind=kind)
 
 
-def _succeed(job: TrainingJob, artifacts: str, result: dict[str, Any] | None = None) -> None:
+# The engine's held-out figures of a reward model that learned (15 of 16 held-out pairs
+# right: 95% CI 72% to 99%) and of one at chance (8 of 16: 28% to 72%).
+LEARNED = {
+    "heldout_accuracy": 15 / 16,
+    "heldout_accuracy_low": 0.717,
+    "heldout_accuracy_high": 0.989,
+    "heldout_accuracy_n": 16.0,
+}
+AT_CHANCE = {
+    "heldout_accuracy": 0.5,
+    "heldout_accuracy_low": 0.280,
+    "heldout_accuracy_high": 0.720,
+    "heldout_accuracy_n": 16.0,
+}
+
+
+def _succeed(
+    job: TrainingJob,
+    artifacts: str,
+    result: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+) -> None:
     """What a worker does with a job, minus the training: claim it, end it successfully
-    (registering its model version, for a training job)."""
+    (registering its model version with ``metrics``, for a training job; a reward model
+    that learned unless told otherwise)."""
     claimed = job_claim(job_id=job.pk)
     assert claimed is not None
+    if metrics is None:
+        metrics = LEARNED if job.kind == "reward" else {}
 
     def register(locked: TrainingJob) -> None:
         if locked.kind != "evaluate":
             model_dir = Path(artifacts) / "jobs" / str(locked.pk) / "model"
             model_dir.mkdir(parents=True)
-            model_version_create(job=locked, model_dir=model_dir, metrics={})
+            model_version_create(job=locked, model_dir=model_dir, metrics=metrics)
 
     ended = job_finish(
         job_id=job.pk,
@@ -146,6 +170,39 @@ def test_the_evaluation_promotes_the_policy_only_above_the_threshold(
     assert run.reward_version.status == "promoted"
     assert (run.policy_version.status == "promoted") == (status == "promoted")
     assert retrain_advance(run_id=run.pk) == "nothing to do"
+
+
+@pytest.mark.parametrize(
+    ("metrics", "reason"),
+    [
+        (AT_CHANCE, "held-out accuracy 50.0% (95% CI 28.0% to 72.0%, 16 pairs) includes 50%"),
+        ({}, "recorded no held-out accuracy"),
+    ],
+)
+def test_a_reward_model_no_better_than_chance_stops_the_run_before_any_policy(
+    training_env: Any, metrics: dict[str, float], reason: str
+) -> None:
+    _, run = _started_run(threshold=0.0)  # any win rate would promote
+    _succeed(_stage_job(run, "reward"), training_env["FEEDBACK_ARTIFACT_DIR"], metrics=metrics)
+    assert retrain_advance(run_id=run.pk) == "reward done"
+    run.refresh_from_db()
+    assert (run.status, run.stage) == (RetrainRun.Status.STOPPED, RetrainRun.Stage.DONE)
+    assert reason in run.error and run.finished_at is not None
+    assert run.reward_version is not None and run.reward_version.status == "candidate"
+    assert set(TrainingJob.objects.filter(retrain_run=run).values_list("kind", flat=True)) == {
+        "reward"
+    }
+    assert not ModelVersion.objects.filter(status="promoted").exists()
+    assert retrain_advance(run_id=run.pk) == "nothing to do"
+
+
+def test_the_recorded_held_out_figure_is_on_the_reward_version(training_env: Any) -> None:
+    _, run = _started_run()
+    _succeed(_stage_job(run, "reward"), training_env["FEEDBACK_ARTIFACT_DIR"])
+    version = ModelVersion.objects.get(job__kind="reward")
+    assert (version.heldout_accuracy, version.heldout_pairs) == (15 / 16, 16)
+    assert (version.heldout_accuracy_low, version.heldout_accuracy_high) == (0.717, 0.989)
+    assert version.can_judge
 
 
 def test_a_failed_stage_job_fails_the_run(training_env: Any) -> None:

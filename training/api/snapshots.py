@@ -61,6 +61,8 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
     ties = serializers.CharField(required=False)
     margin = serializers.CharField(required=False)
     aggregate = serializers.CharField(required=False)
+    weight = serializers.CharField(required=False)
+    min_reliability = serializers.FloatField(required=False)
     min_agreement = serializers.FloatField(required=False)
     min_judgements = serializers.IntegerField(required=False)
     since = serializers.DateTimeField(required=False)
@@ -70,6 +72,7 @@ class SnapshotCreateInput(serializers.Serializer[Any]):
     exclude_flagged = serializers.BooleanField(required=False)
     split = serializers.CharField(required=False)
     test_fraction = serializers.FloatField(required=False)
+    include_gold = serializers.BooleanField(required=False)
 
 
 class SnapshotListView(ProjectView):

@@ -64,27 +64,44 @@ def scores(
     return score_ids(model, pad, sequences, batch_size=batch_size)
 
 
-def evaluate_reward_accuracy(
-    *, reward_model: str | Path, data: str | Path, batch_size: int = 16
-) -> dict[str, float]:
-    """{"accuracy", "accuracy_low", "accuracy_high", "mean_margin", "n"} of a reward model on
-    preference rows (chosen > rejected), formatted and truncated exactly as in its training."""
-    rows = data_read(data, "reward").rows
-    model, tokenizer = reward_model_load(reward_model)
-    fmt = reward_format_load(reward_model, tokenizer)
-    items = [(r.get("prompt"), r[side]) for side in ("chosen", "rejected") for r in rows]
-    values = score_completions(model, tokenizer, fmt, items, batch_size=batch_size)
-    chosen, rejected = values[: len(rows)], values[len(rows) :]
+def pairwise_accuracy(chosen: list[float], rejected: list[float]) -> dict[str, float]:
+    """{"accuracy", "accuracy_low", "accuracy_high", "mean_margin", "ties", "n"} of paired
+    scores: how often chosen outscores rejected, ties counted as half (a model that scores
+    everything alike is at chance, 0.5), with the 95% Wilson interval over the pairs."""
+    if not chosen or len(chosen) != len(rejected):
+        raise DataError(f"{len(chosen)} chosen but {len(rejected)} rejected scores to compare")
     margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
-    wins = sum(m > 0 for m in margins)
+    ties = sum(abs(m) <= TIE_TOLERANCE for m in margins)
+    wins = sum(m > TIE_TOLERANCE for m in margins) + ties / 2
     low, high = wilson_interval(wins, len(margins))
     return {
         "accuracy": wins / len(margins),
         "accuracy_low": low,
         "accuracy_high": high,
         "mean_margin": sum(margins) / len(margins),
+        "ties": float(ties),
         "n": float(len(margins)),
     }
+
+
+def reward_accuracy_of(
+    model: Any, tokenizer: Any, fmt: PairFormat, rows: list[dict[str, Any]], *, batch_size: int = 16
+) -> dict[str, float]:
+    """``pairwise_accuracy`` of a loaded reward model on preference rows, scored in ``fmt``."""
+    items = [(r.get("prompt"), r[side]) for side in ("chosen", "rejected") for r in rows]
+    values = score_completions(model, tokenizer, fmt, items, batch_size=batch_size)
+    return pairwise_accuracy(values[: len(rows)], values[len(rows) :])
+
+
+def evaluate_reward_accuracy(
+    *, reward_model: str | Path, data: str | Path, batch_size: int = 16
+) -> dict[str, float]:
+    """``pairwise_accuracy`` of a reward model on preference rows (chosen > rejected),
+    formatted and truncated exactly as in its training."""
+    rows = data_read(data, "reward").rows
+    model, tokenizer = reward_model_load(reward_model)
+    fmt = reward_format_load(reward_model, tokenizer)
+    return reward_accuracy_of(model, tokenizer, fmt, rows, batch_size=batch_size)
 
 
 def evaluate_win_rate(

@@ -5,6 +5,7 @@ One promoted policy and one promoted reward model per project is a database cons
 """
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ def model_version_create(
     )["n"]
     parent = job.parent
     return ModelVersion.objects.create(
+        **(_heldout_fields(metrics) if kind == ModelVersion.Kind.REWARD else {}),
         project_id=job.project_id,
         kind=kind,
         number=(last or 0) + 1,
@@ -48,6 +50,24 @@ def model_version_create(
         artifact_path=artifact_relative(model_dir),
         metrics=metrics,
     )
+
+
+def _heldout_fields(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A reward model's held-out accuracy and interval, from the engine's metrics (absent
+    when the run held out no pairs: such a model cannot pass the retrain gate)."""
+    figures: list[float] = []
+    for end in ("", "_low", "_high", "_n"):
+        value = metrics.get(f"heldout_accuracy{end}")
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return {}
+        figures.append(float(value))
+    accuracy, low, high, n = figures
+    return {
+        "heldout_accuracy": accuracy,
+        "heldout_accuracy_low": low,
+        "heldout_accuracy_high": high,
+        "heldout_pairs": int(n),
+    }
 
 
 @transaction.atomic

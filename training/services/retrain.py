@@ -15,6 +15,10 @@ finds nothing to do. Each stage's transition is its own function:
    policy only if its win rate reaches the policy's threshold. After a promotion, a
    ``generate`` job fills items that lack candidates.
 
+A reward model whose held-out accuracy's 95% interval includes 0.5 (or lies below it)
+judges nothing: after stage 1 such a run stops (status ``stopped``, the reason in
+``error``); no policy is trained and nothing is promoted.
+
 Beat calls ``retrain_check`` per project (a django-celery-beat PeriodicTask, editable in
 the admin); one run at a time per project is a database constraint.
 """
@@ -272,12 +276,24 @@ def retrain_advance(*, run_id: int) -> str:
 
 
 def retrain_reward_done(*, run: RetrainRun, job: TrainingJob) -> None:
-    """The reward model is trained: queue the policy (the project's method) from the
-    promoted policy, without the held-out prompts."""
+    """The reward model is trained: if its held-out interval lies above chance, queue the
+    policy (the project's method) from the promoted policy, without the held-out prompts;
+    else stop the run with the reason."""
     policy = RetrainPolicy.objects.get(project=run.project)
     version = ModelVersion.objects.filter(job=job).first()
     _stage_timing(run, "reward", job)
     run.reward_version = version
+    if version is None or not version.can_judge:
+        # Its win rates would be noise: stop before training a policy against it.
+        run.status = RetrainRun.Status.STOPPED
+        run.stage = RetrainRun.Stage.DONE
+        run.error = retrain_gate_reason(version)
+        run.finished_at = timezone.now()
+        run.save(
+            update_fields=["reward_version", "status", "stage", "error", "finished_at", "timings"]
+        )
+        logger.info("retrain run %s stopped: %s", run.pk, run.error)
+        return
     run.stage = RetrainRun.Stage.POLICY
     run.save(update_fields=["reward_version", "stage", "timings"])
     method = policy.policy_method
@@ -291,6 +307,24 @@ def retrain_reward_done(*, run: RetrainRun, job: TrainingJob) -> None:
         config=policy.policy_config,
         holdout_prompts=run.eval_prompts,
         retrain_run=run,
+    )
+
+
+def retrain_gate_reason(version: ModelVersion | None) -> str:
+    """Why a reward model may not judge a policy (the run's recorded reason)."""
+    if version is None or version.heldout_accuracy is None:
+        label = version.label if version is not None else "the reward model"
+        return (
+            f"{label} recorded no held-out accuracy (no pairs were held out: set the reward "
+            "config's eval_fraction above 0), so it cannot judge a policy; none was trained"
+        )
+    low, high = version.heldout_accuracy_low or 0.0, version.heldout_accuracy_high or 0.0
+    where = "lies below" if high < 0.5 else "includes"
+    return (
+        f"{version.label} is not better than chance: held-out accuracy "
+        f"{version.heldout_accuracy:.1%} (95% CI {low:.1%} to {high:.1%}, "
+        f"{version.heldout_pairs} pairs) {where} 50%, so its win rates would mean nothing; "
+        "no policy was trained or promoted (more, or more consistent, judgements are needed)"
     )
 
 

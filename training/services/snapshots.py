@@ -36,7 +36,7 @@ def snapshot_parquet_file(snapshot: DatasetSnapshot) -> Path | None:
     return Path(settings.SNAPSHOT_DIR) / snapshot.parquet_path if snapshot.parquet_path else None
 
 
-def _parquet_schema(fmt: str, margin: bool) -> Any:
+def _parquet_schema(fmt: str, margin: bool, weight: bool = False) -> Any:
     """The Arrow schema of a format's rows; None for ``rankings``, whose rows have no fixed
     shape (ratings keyed by response id) and stay JSON Lines only."""
     import pyarrow as pa  # heavy, and only a Parquet write needs it
@@ -52,6 +52,7 @@ def _parquet_schema(fmt: str, margin: bool) -> Any:
     if fmt not in fields:
         return None
     columns = fields[fmt] + ([("margin", pa.float64())] if margin else [])
+    columns += [("weight", pa.float64())] if weight else []
     return pa.schema(columns)
 
 
@@ -80,7 +81,7 @@ def snapshot_create(
     stem = f"{timezone.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}-{parsed.format}"
     final = folder / f"{stem}.jsonl"
     partial = folder / f".{stem}.jsonl.partial"
-    schema = _parquet_schema(parsed.format, parsed.margin is not None)
+    schema = _parquet_schema(parsed.format, parsed.margin is not None, parsed.weight is not None)
     parquet_final = folder / f"{stem}.parquet" if schema is not None else None
     parquet_partial = folder / f".{stem}.parquet.partial" if schema is not None else None
     writer = None

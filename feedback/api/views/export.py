@@ -59,7 +59,24 @@ EXPORT_PARAMETERS = [
         "aggregate",
         str,
         enum=list(AGGREGATES),
-        description="none: rows per judgement; consensus: per item (Copeland).",
+        description=(
+            "none: rows per judgement; consensus: per item (Copeland); weighted-consensus: "
+            "Copeland with each judgement counted by its annotator's reliability."
+        ),
+    ),
+    OpenApiParameter(
+        "weight",
+        str,
+        enum=["reliability"],
+        description=(
+            "Add a weight column (TRL pair formats): the annotator's Dawid-Skene "
+            "reliability, or a consensus pair's reliability-weighted support."
+        ),
+    ),
+    OpenApiParameter(
+        "min_reliability",
+        float,
+        description="0 to 1: leave out the judgements of annotators less reliable.",
     ),
     OpenApiParameter(
         "min_agreement", float, description="0 to 1: leave out items whose annotators agree less."
@@ -82,6 +99,9 @@ EXPORT_PARAMETERS = [
         "split", str, enum=list(SPLITS), description="Stable split by a hash of the item."
     ),
     OpenApiParameter("test_fraction", float, description="0 to 1, with split (default 0.1)."),
+    OpenApiParameter(
+        "include_gold", bool, description="Gold items' judgements too (default false: left out)."
+    ),
 ]
 
 

@@ -13,7 +13,8 @@ from typing import Any, cast
 
 from training.engine.config import RewardConfig
 from training.engine.errors import DataError
-from training.engine.formatting import format_choose, pairs_tokenize
+from training.engine.evaluate import reward_accuracy_of
+from training.engine.formatting import PairFormat, format_choose, pairs_tokenize
 from training.engine.intervals import wilson_interval
 from training.engine.methods import MethodResult
 from training.engine.methods.common import dataset, score_model_load, tokenizer_load
@@ -89,5 +90,28 @@ def reward_train(run: Run) -> MethodResult:
             metrics.update(
                 eval_accuracy_low=low, eval_accuracy_high=high, eval_pairs=float(kept_eval)
             )
+        metrics.update(_heldout(trainer.model, tokenizer, fmt, run.eval_rows, config))
     save_final(run, trainer, tokenizer)  # every rank: ZeRO-3/FSDP gather
     return MethodResult(steps=steps, cancelled=False, metrics=metrics)
+
+
+def _heldout(
+    model: Any, tokenizer: Any, fmt: PairFormat, rows: list[dict[str, Any]], config: RewardConfig
+) -> dict[str, float]:
+    """The held-out pairwise accuracy the promotion gate reads: every held-out pair scored
+    once by the trained model, in the recorded format (as the gate's scorer will), ties as
+    half, with its 95% Wilson interval (TRL's eval_accuracy is a mean of batch means)."""
+    was_training = model.training
+    model.eval()
+    figure = reward_accuracy_of(
+        model, tokenizer, fmt, rows, batch_size=config.per_device_train_batch_size
+    )
+    model.train(was_training)
+    return {
+        "heldout_accuracy": figure["accuracy"],
+        "heldout_accuracy_low": figure["accuracy_low"],
+        "heldout_accuracy_high": figure["accuracy_high"],
+        "heldout_accuracy_n": figure["n"],
+        "heldout_ties": figure["ties"],
+        "heldout_margin": figure["mean_margin"],
+    }
