@@ -3,6 +3,7 @@ per-annotator and per-pair figures) and a chart of each annotator's reliability,
 tau-b and gold accuracy (uPlot, vendored). The same cached report as the API
 (``project_agreement_cached``): a repeat visit costs one aggregate query and a cache read."""
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -39,7 +40,7 @@ def agreement(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "figures": figures,
             "pairwise": "kappa" in figures,
-            "chart": chart,
+            "chart_json": json.dumps(chart),
             "cached": cached,
         },
     )

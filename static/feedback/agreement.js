@@ -4,9 +4,8 @@
 (function () {
   "use strict";
   var box = document.getElementById("agreement-chart");
-  var source = document.getElementById("agreement-chart-data");
-  if (!box || !source || typeof uPlot === "undefined") return;
-  var chart = JSON.parse(source.textContent);
+  if (!box || !box.dataset.chart || typeof uPlot === "undefined") return;
+  var chart = JSON.parse(box.dataset.chart);
   var names = chart.annotators;
   var width = chart.series.length + 1;  // slots per annotator, one left empty between
   var colours = ["#3451b2", "#d97706", "#15803d"];
