@@ -95,12 +95,12 @@ BENCH_DB ?= feedback_bench_smoke
 BENCH_PORT ?= 8790
 SMOKE = set -o pipefail; BENCH_TEMPLATE=$(BENCH_DB)_template BENCH_REDIS=$(TEST_REDIS_URL) \
 	CELERY_BROKER_URL=$(TEST_REDIS_URL) CACHE_URL=$(TEST_CACHE_URL) nice -n 10 $(PY)
-FIGURES = | tee /dev/stderr | grep >/dev/null
+FIGURES = | tee -a /dev/stderr | grep >/dev/null
 bench-smoke: install-dev services
 	DATABASE_URL=$$($(PY) -m bench._db create $(BENCH_DB)_template) $(PY) manage.py migrate --noinput -v0
 	$(SMOKE) bench/train.py --pairs 8 --repeats 1 --methods reward $(FIGURES) 'pairs/s'
 	$(SMOKE) bench/train.py --processes 2 --pairs 16 --repeats 1 $(FIGURES) 'pairs/s'
-	$(SMOKE) bench/learning.py --epochs 1 --max-pairs 16 $(FIGURES) 'held-out accuracy'
+	$(SMOKE) bench/learning.py --epochs 1 --max-pairs 16 $(FIGURES) -E 'held-out accuracy|nothing to measure'
 	$(SMOKE) bench/gpu_dpo.py --steps 1 --batch 2 --length 64 $(FIGURES) -E 'tokens/s|no CUDA'
 	$(SMOKE) bench/cpu_precision.py --tiny --steps 2 --batch 2 --length 64 \
 		--variants fp32-full bf16-lora $(FIGURES) 'pairs/s'
@@ -119,6 +119,8 @@ bench-smoke: install-dev services
 	$(SMOKE) bench/leaderboard.py --smoke $(FIGURES) -E 'win rate|nothing to measure'
 	$(SMOKE) bench/active.py --smoke $(FIGURES) -E 'labels ->|nothing to measure'
 	BENCH_DB=$(BENCH_DB)_agreement $(SMOKE) bench/agreement.py --smoke $(FIGURES) 'agreement rate'
+	BENCH_DB=$(BENCH_DB)_reliability $(SMOKE) bench/reliability.py --items 30 --test-items 10 \
+		--epochs 1 $(FIGURES) 'held-out accuracy'
 	BENCH_DB=$(BENCH_DB)_review $(SMOKE) bench/review.py --smoke $(FIGURES) 'review page'
 	$(PY) -m bench._db drop $(BENCH_DB)_template
 

@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._data import SHARED_DATA
 from bench._db import create_database, drop_database
 
 SMOKE = "--smoke" in sys.argv
 DB = os.environ.get("BENCH_DB", "fl_d_bench_agreement")
 ITEMS = 300 if SMOKE else int(os.environ.get("BENCH_ITEMS", "10000"))
-PANDALM = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pandalm_testset-v1.json"
-)
+PANDALM = SHARED_DATA / "pandalm_testset-v1.json"
 VERDICT = {0: "tie", 1: "A", 2: "B"}
 
 os.environ["DATABASE_URL"] = create_database(DB)

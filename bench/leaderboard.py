@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._data import SHARED_DATA  # noqa: E402
 from feedback.leaderboard import comparisons_from_ranking, leaderboard_fit  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "pandalm_testset-v1.json"
+DATA = SHARED_DATA / "pandalm_testset-v1.json"
 
 
 def main() -> None:

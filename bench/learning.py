@@ -27,9 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._data import SHARED_DATA
 from training.engine import build_tiny_model, evaluate_reward_accuracy, train
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED = SHARED_DATA
 ROLES = {"human": "user", "gpt": "assistant", "system": "system", "prompter": "user"}
 
 

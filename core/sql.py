@@ -1,14 +1,16 @@
 """Small helpers for the hand-written statements on the annotators' hot path.
 
-The ORM compiles every query anew on every call. On the next-item and submit path that
-cost more CPU than the database spent running the statements (``bench/annotate.py``), so
-those few statements are written out in SQL. These helpers keep them tied to the
+The ORM compiles every query anew on every call. On the next-item path that cost more
+CPU than the database spent running the statements (``bench/annotate.py``: ORM
+compilation was a third of the CPU per judgement), so the lease statements of
+``feedback.services.assignments`` are written out in SQL, as are the two statements of
+the judgement write the ORM cannot say in one (a ``FOR UPDATE OF`` over a join, an
+``UPDATE ... RETURNING``). These helpers keep them tied to the
 models: table and column names come from ``_meta``, values are prepared by each field's
 own ``get_db_prep_save`` exactly as ``Model.save()`` prepares them, and every value is a
 parameter. Everything else in the project uses the ORM.
 """
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -43,12 +45,6 @@ def columns(model: type[Model], alias: str) -> str:
 def datetime_param(value: datetime) -> Any:
     """A datetime as this database's driver wants it in a hand-written statement."""
     return connection.ops.adapt_datetimefield_value(value)
-
-
-def placeholders(values: Sequence[Any], name: str) -> tuple[str, dict[str, Any]]:
-    """``(%(name0)s, %(name1)s, ...)`` and its parameters: an IN list every backend takes."""
-    params = {f"{name}{n}": value for n, value in enumerate(values)}
-    return "(" + ", ".join(f"%({key})s" for key in params) + ")", params
 
 
 def _converters(model: type[Model]) -> list[tuple[int, Any, list[Any]]]:
@@ -91,30 +87,6 @@ def fetch_with_extra(
                 values[index] = converter(values[index], col, connection)
         found.append((model.from_db(connection.alias, names, values), tuple(row[width:])))
     return found
-
-
-def insert(instance: M) -> M:
-    """INSERT ``instance`` as a new row and set its primary key: ``save()`` without the
-    ORM's query compiler and without signals (the models written here have none).
-    ``auto_now``/``auto_now_add`` and defaults are filled by the fields, as save() does."""
-    meta = instance._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
-        table(type(instance)),
-        ", ".join(column(f) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-        column(meta.pk),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:  # pragma: no cover - INSERT ... RETURNING always returns the row
-        raise RuntimeError(f"INSERT into {meta.db_table} returned nothing")
-    instance.pk = row[0]
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
 
 
 def datetime_value(value: Any) -> datetime:

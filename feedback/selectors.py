@@ -1,17 +1,14 @@
 """Reads of the feedback app. ``projects_for_user`` is the one answer to "may this user
 see this project?": the pages, the API and the admin all scope their querysets by it."""
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import connection
 from django.db.models import Count, F, Func, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from core import sql
 from core.errors import NotFound
 from feedback.access import ANNOTATING_ROLES as ANNOTATING_ROLES  # the sets live in access
 from feedback.access import EXPORTING_ROLES as EXPORTING_ROLES
@@ -53,34 +50,11 @@ def project_get(*, slug: str) -> Project:
 _ANNOTATOR_CHECKED = "_feedback_checked_annotator_pk"
 
 
-# One statement for "the project ``slug``, if this user may annotate in it": it runs on
-# every request of the annotators' workspace (see core.sql for why it is written out).
-_PROJECT_FOR_ANNOTATOR_SQL = """
-SELECT {columns} FROM {project} p
-WHERE p.slug = %(slug)s AND (%(staff)s OR EXISTS (
-    SELECT 1 FROM {membership} m
-    WHERE m.project_id = p.id AND m.user_id = %(user)s AND m.role IN {roles}))
-"""
-
-
 def project_get_for_annotator(*, user: User, slug: str) -> Project:
     """The project ``slug`` if ``user`` may annotate in it (else NotFound): the same answer
-    as ``project_get_for_user(roles=ANNOTATING_ROLES)``. The instance remembers it, so the
-    services' own check costs no second query."""
-    if not user.is_authenticated:
-        raise NotFound(f"No project '{slug}'.")
-    roles, role_params = sql.placeholders(ANNOTATING_ROLES, "role")
-    statement = _PROJECT_FOR_ANNOTATOR_SQL.format(
-        columns=sql.columns(Project, "p"),
-        project=sql.table(Project),
-        membership=sql.table(Membership),
-        roles=roles,
-    )
-    params = {"slug": slug, "staff": bool(getattr(user, "is_staff", False)), "user": user.pk}
-    found = sql.fetch(Project, statement, {**params, **role_params})
-    if not found:
-        raise NotFound(f"No project '{slug}'.")
-    project = found[0]
+    as ``project_get_for_user(roles=ANNOTATING_ROLES)``, in one statement. The instance
+    remembers it, so the services' own check costs no second query."""
+    project = project_get_for_user(user=user, slug=slug, roles=ANNOTATING_ROLES)
     setattr(project, _ANNOTATOR_CHECKED, user.pk)
     return project
 
@@ -101,9 +75,7 @@ def item_get_for_user(*, user: User, project: Project, item_id: int) -> Item:
     """Item ``item_id`` of ``project`` if ``user`` may see that project; else NotFound."""
     if getattr(project, _ANNOTATOR_CHECKED, None) == user.pk and user.pk is not None:
         # ``project`` came from project_get_for_annotator for this user: already checked.
-        statement = f"SELECT {sql.columns(Item, 'i')} FROM {sql.table(Item)} i "
-        statement += "WHERE i.id = %s AND i.project_id = %s"
-        item = next(iter(sql.fetch(Item, statement, [item_id, project.pk])), None)
+        item = Item.objects.filter(pk=item_id, project_id=project.pk).first()
     else:
         item = (
             Item.objects.filter(project__in=projects_for_user(user=user).values("pk"))
@@ -118,11 +90,9 @@ def item_get_for_user(*, user: User, project: Project, item_id: int) -> Item:
 
 def item_response_ids(*, item: Item) -> list[int]:
     """The ids of ``item``'s responses, in id order."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {sql.table(Response)} WHERE item_id = %s ORDER BY id", [item.pk]
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return list(
+        Response.objects.filter(item_id=item.pk).order_by("id").values_list("id", flat=True)
+    )
 
 
 def round_response_ids(*, item: Item, number: int) -> list[int]:
@@ -133,18 +103,14 @@ def round_response_ids(*, item: Item, number: int) -> list[int]:
     (feedback.services.rounds)."""
     if number == 1 and item.round == 1:
         return item_response_ids(item=item)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT response_ids FROM {sql.table(Round)} WHERE item_id = %s AND number = %s",
-            [item.pk, number],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    ids = (
+        Round.objects.filter(item_id=item.pk, number=number)
+        .values_list("response_ids", flat=True)
+        .first()
+    )
+    if ids is None:
         # Not opened (a round number from a client): it has no responses.
         return []
-    ids = row[0]
-    if isinstance(ids, str):  # SQLite hands JSON columns back as text
-        ids = json.loads(ids)
     return sorted(int(pk) for pk in ids)
 
 
@@ -160,17 +126,16 @@ def item_response_texts(
 ) -> dict[int, ResponseText]:
     """``item``'s responses' texts by id, in id order (no model names: the page is blind),
     with their stored renderings; only those of ``ids`` when given."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, content, content_html, content_html_key FROM {sql.table(Response)} "
-            "WHERE item_id = %s ORDER BY id",
-            [item.pk],
-        )
-        return {
-            pk: ResponseText(content, html, key)
-            for pk, content, html, key in cursor
-            if ids is None or pk in ids
-        }
+    rows = (
+        Response.objects.filter(item_id=item.pk)
+        .order_by("id")
+        .values_list("id", "content", "content_html", "content_html_key")
+    )
+    return {
+        pk: ResponseText(content, html, key)
+        for pk, content, html, key in rows
+        if ids is None or pk in ids
+    }
 
 
 def judgements_for_user(*, user: User, project: Project | None = None) -> QuerySet[Judgement]:

@@ -8,7 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from core.logout import LogoutView
-from feedback.views import dashboard, data, leaderboard, projects, review, workspace
+from feedback.views import agreement, dashboard, data, leaderboard, projects, review, workspace
 
 urlpatterns = [
     path(
@@ -25,6 +25,7 @@ urlpatterns = [
     path("p/<slug:slug>/judgements/", workspace.judgement_list, name="judgements"),
     path("p/<slug:slug>/dashboard/", dashboard.dashboard, name="dashboard"),
     path("p/<slug:slug>/leaderboard/", leaderboard.leaderboard, name="leaderboard"),
+    path("p/<slug:slug>/agreement/", agreement.agreement, name="agreement"),
     path("p/<slug:slug>/review/", review.review, name="review"),
     path(
         "p/<slug:slug>/review/judgements/<int:judgement_id>/",

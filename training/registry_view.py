@@ -7,6 +7,8 @@ the metrics that mean something, and a small lineage graph.
   unable to judge a policy (the retrain loop's gate).
 - A policy is judged by its win rate against the model it is compared with (the latest
   finished ``evaluate`` job of that policy: win rate, 95% interval, prompts).
+- Beside a reward model's accuracy, the human agreement ceiling of its project (alpha, and
+  the agreement rate in pairwise projects; ``feedback.quality.agreement``, cached).
 """
 
 import math
@@ -14,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from feedback.quality.agreement import AgreementCeiling, project_agreement_ceiling
 from training.models import ModelVersion, TrainingJob
 
 # Metrics that say how good a model is; bookkeeping (learning rate, epoch, token counts,
@@ -66,6 +69,7 @@ class Row:
     figure: Figure | None
     metrics: list[tuple[str, str]]
     nodes: list[Node] = field(default_factory=list)
+    ceiling: AgreementCeiling | None = None  # reward models: the humans' agreement
 
     @property
     def graph_width(self) -> int:
@@ -206,6 +210,10 @@ def registry_rows(versions: list[ModelVersion]) -> list[Row]:
     for evaluation in evaluations:
         assert evaluation.parent_id is not None
         latest_eval.setdefault(evaluation.parent_id, evaluation)
+    ceilings: dict[int, AgreementCeiling] = {}
+    for version in versions:
+        if version.kind == ModelVersion.Kind.REWARD and version.project_id not in ceilings:
+            ceilings[version.project_id] = project_agreement_ceiling(project=version.project)
     rows = []
     for version in versions:
         metrics = version.metrics or {}
@@ -220,6 +228,7 @@ def registry_rows(versions: list[ModelVersion]) -> list[Row]:
                 figure=figure,
                 metrics=shown_metrics(metrics),
                 nodes=lineage_nodes(version, by_id),
+                ceiling=ceilings.get(version.project_id),
             )
         )
     return rows

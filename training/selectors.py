@@ -146,12 +146,14 @@ def job_truncation(*, job: TrainingJob) -> dict[str, int] | None:
     result = job.result or {}
     if "truncated_rows" not in result:
         return None
-    max_length = job.config.get("max_length") if isinstance(job.config, dict) else None
+    max_length = result.get("truncation_max_length")  # the config's, capped by the model
+    if max_length is None and isinstance(job.config, dict):
+        max_length = job.config.get("max_length")
     return {
         "truncated": int(result.get("truncated_rows", 0)),
         "could_not_fit": int(result.get("response_truncated_rows", 0)),
         "dropped": int(result.get("dropped_rows", 0)),
-        "max_length": int(max_length) if isinstance(max_length, int) else 0,
+        "max_length": int(max_length) if isinstance(max_length, (int, float)) else 0,
     }
 
 

@@ -320,6 +320,30 @@ def _reliability(
     return fit.reliability
 
 
+@dataclass(frozen=True)
+class AgreementCeiling:
+    """How far the project's annotators agree with each other: the ceiling a reward
+    model's held-out pairwise accuracy is to be read against (a model cannot be expected
+    to agree with the people more than they agree among themselves)."""
+
+    alpha: float | None  # Krippendorff's ordinal alpha
+    agreement_rate: float | None  # pairwise projects: share of agreeing annotator pairs
+    items: int  # items judged by two or more annotators
+    reason: str = ""  # why alpha is None
+
+
+def project_agreement_ceiling(*, project: Project) -> AgreementCeiling:
+    """The project's human agreement ceiling, from its cached agreement report (no
+    bootstrap: the registry shows the figures, the agreement page their intervals)."""
+    report, _ = project_agreement_cached(project=project, samples=0)
+    return AgreementCeiling(
+        alpha=report.alpha.value,
+        agreement_rate=report.agreement_rate,
+        items=report.items,
+        reason=report.reasons.get("alpha", ""),
+    )
+
+
 def annotator_reliabilities(*, project: Project) -> dict[int, float]:
     """Each annotator's Dawid-Skene reliability in ``project`` (for the export)."""
     report, _ = project_agreement_cached(project=project, samples=0)

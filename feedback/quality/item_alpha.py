@@ -1,7 +1,7 @@
 """Each item's agreement, for the review queue: the per-item Krippendorff alpha of
 ``feedback.quality.agreement`` (``1 - D_o(item) / D_e(project)``, the same units, values
 and judgement sets, a test checks they are equal), without the rest of that report
-(tau-b per pair, reliability, gold), read with one plain statement, and cached.
+(tau-b per pair, reliability, gold), read with one statement, and cached.
 
 The cache key is the project and its current judgements: their count and their newest id. A
 new judgement or an edit (a new row) changes the newest id, a rejection (a judgement no
@@ -13,21 +13,14 @@ from collections import defaultdict
 import numpy as np
 import orjson
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Count, Max, TextField
+from django.db.models.functions import Cast
 
-from core import sql
-from feedback.models import Item, Judgement, Project
+from feedback.models import Judgement, Project
 from feedback.quality.agreement import MIN_ANNOTATORS
-from feedback.quality.metrics import ordinal_alpha, rank_of
+from feedback.quality.metrics import ordinal_alpha
 
 CACHE_SECONDS = 24 * 60 * 60
-
-_RANKINGS_SQL = """
-SELECT j.item_id, j.ranking::text FROM {judgement} j JOIN {item} i ON i.id = j.item_id
-WHERE i.project_id = %s AND j.is_current AND NOT j.not_rankable
-ORDER BY j.item_id, j.id
-"""
 
 
 def item_alphas(*, project: Project) -> dict[int, float]:
@@ -39,41 +32,46 @@ def item_alphas(*, project: Project) -> dict[int, float]:
     born = project.created_at.timestamp()
     key = f"item-alpha:{project.pk}:{born}:{state['n']}:{state['newest']}"
     cached = cache.get(key)
-    if cached is not None:
-        return {int(k): v for k, v in cached.items()}
+    if isinstance(cached, dict):
+        return cached
     alphas = _compute(project=project)
-    cache.set(key, {str(k): v for k, v in alphas.items()}, CACHE_SECONDS)
+    cache.set(key, alphas, CACHE_SECONDS)
     return alphas
 
 
 def _compute(*, project: Project) -> dict[int, float]:
     sets: dict[tuple[int, frozenset[int]], list[list[list[int]]]] = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RANKINGS_SQL.format(judgement=sql.table(Judgement), item=sql.table(Item)),
-            [project.pk],
-        )
-        for item_id, text in cursor.fetchall():
-            ranking = orjson.loads(text)
-            if ranking:
-                sets[(item_id, frozenset(r for g in ranking for r in g))].append(ranking)
+    max_rank = 1
+    rows = (
+        Judgement.objects.filter(item__project=project, is_current=True, not_rankable=False)
+        .order_by("item_id", "id")
+        # the JSON as text, decoded by orjson: faster than the driver's json.loads
+        .values_list("item_id", Cast("ranking", TextField()))
+    )
+    for item_id, text in rows:
+        ranking = orjson.loads(text)
+        if ranking:
+            sets[(item_id, frozenset(r for g in ranking for r in g))].append(ranking)
+            max_rank = max(max_rank, len(ranking))
     shared = {k: v for k, v in sets.items() if len(v) >= MIN_ANNOTATORS}
     item_ids = sorted({item for item, _ in shared})
     if not item_ids:
         return {}
     index = {item: n for n, item in enumerate(item_ids)}
-    max_rank = max(len(r) for rankings in shared.values() for r in rankings)
-    rows: list[list[int]] = []
-    units: list[int] = []
+    # Units are (judgement set, response); a unit's row counts the ranks it was given.
+    units: list[int] = []  # each unit's item
+    cells: list[int] = []  # unit * max_rank + (rank - 1), once per response ranked
     for (item_id, responses), rankings in shared.items():
-        ranks = [rank_of(r) for r in rankings]
-        for response in sorted(responses):
-            counts = [0] * max_rank
-            for rank in ranks:
-                counts[rank[response] - 1] += 1
-            rows.append(counts)
-            units.append(index[item_id])
+        unit = {r: len(units) + n for n, r in enumerate(sorted(responses))}
+        units.extend([index[item_id]] * len(responses))
+        for ranking in rankings:
+            for rank, group in enumerate(ranking):
+                cells.extend(unit[r] * max_rank + rank for r in group)
+    counts = np.bincount(np.array(cells, dtype=np.int64), minlength=len(units) * max_rank)
     result = ordinal_alpha(
-        np.array(rows, dtype=np.int64), np.array(units, dtype=np.int64), len(item_ids), samples=0
+        counts.reshape(len(units), max_rank).astype(np.int64),
+        np.array(units, dtype=np.int64),
+        len(item_ids),
+        samples=0,
     )
     return {item_ids[n]: a for n, a in enumerate(result.item_alpha) if a is not None}

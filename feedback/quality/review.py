@@ -166,11 +166,14 @@ def _reasons(
             reasons[item_id]["rejected"].add(annotator_id)
 
     alphas = item_alphas(project=project)
-    low = [item for item, a in alphas.items() if a < LOW_AGREEMENT]
+    low = {item for item, a in alphas.items() if a < LOW_AGREEMENT}
     if low:
-        judged = current.filter(item_id__in=list(low), not_rankable=False)
-        for item_id, annotator_id in judged.values_list("item_id", "annotator_id"):
-            reasons[item_id]["low_agreement"].add(annotator_id)
+        # The whole project's (item, annotator) pairs, filtered here: an IN list of
+        # thousands of ids costs more to send than these rows cost to read.
+        judged = current.filter(not_rankable=False).values_list("item_id", "annotator_id")
+        for item_id, annotator_id in judged:
+            if item_id in low:
+                reasons[item_id]["low_agreement"].add(annotator_id)
     return reasons, alphas
 
 
@@ -181,7 +184,7 @@ def review_queue(
     annotator: str | None = None,
     state: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = None,
 ) -> ReviewQueue:
     """One page of ``project``'s review queue, filtered by ``kind`` and by ``annotator``
     (a username). Bad filters raise ValidationError naming the parameter."""
@@ -200,7 +203,7 @@ def review_queue(
         return any(ids and (wanted is None or wanted in ids) for ids in chosen)
 
     ids = sorted(item_id for item_id, kinds in reasons.items() if keep(kinds))
-    paginator = Paginator(ids, page_size)
+    paginator = Paginator(ids, page_size or PAGE_SIZE)
     current_page = paginator.get_page(page)
     page_ids = list(current_page.object_list)
     return ReviewQueue(

@@ -8,10 +8,12 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core import sql
 from core.errors import Conflict, NotFound, ValidationError
+from feedback.export.pairs import agreement, consensus_copeland
 from feedback.models import Assignment, Item, Judgement, Project
 from feedback.rankings import Ranking, ranking_validate
 from feedback.selectors import round_response_ids
@@ -264,7 +266,7 @@ def judgement_submit(
                 # this one is its next version, so the history stays one chain.
                 judgement.version = tail.version + 1
                 judgement.previous_id = tail.pk
-            sql.insert(judgement)
+            judgement.save(force_insert=True)
             if counted:
                 judgement_count += 1
                 _item_count_add(item=item)
@@ -272,7 +274,7 @@ def judgement_submit(
             Judgement.objects.filter(pk=current.pk).update(is_current=False)
             judgement.version = current.version + 1
             judgement.previous_id = current.pk
-            sql.insert(judgement)
+            judgement.save(force_insert=True)
         if counted and 2 <= judgement_count < project.overlap:
             _disagreement_update(item=item, round=judged)
     return judgement
@@ -296,7 +298,10 @@ def _item_lock(
     gold, ``user``'s current judgements of it by round and their rejected ones that no
     version followed (a judgement neither current nor followed by a newer version was
     rejected by a reviewer). The caller holds the annotator's lock, so their judgements
-    cannot change under this statement's snapshot."""
+    cannot change under this statement's snapshot.
+
+    Written out because the ORM cannot say it in one statement (``FOR UPDATE OF`` the item
+    over a LEFT JOIN): as two, every submit would pay a second round trip under the lock."""
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
     table = sql.table(Judgement)
     with connection.cursor() as cursor:
@@ -330,11 +335,7 @@ def _item_lock(
 
 
 def _item_count_add(*, item: Item) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {sql.table(Item)} SET judgement_count = judgement_count + 1 WHERE id = %s",
-            [item.pk],
-        )
+    Item.objects.filter(pk=item.pk).update(judgement_count=F("judgement_count") + 1)
 
 
 def item_disagreement_refresh(*, item: Item, round: int) -> None:
@@ -347,8 +348,6 @@ def _disagreement_update(*, item: Item, round: int) -> None:
     """Store how far the round's current human judgements disagree (1 - their agreement
     with their Copeland consensus): the ``disagreement`` selection policy reads it. Only
     while the item is still open and has two judgements or more (the item row is locked)."""
-    from feedback.export.pairs import agreement, consensus_copeland
-
     rankings = [
         r
         for r in (
@@ -373,7 +372,8 @@ def _lease_submit(
     *, item: Item, user: User, round: int | None
 ) -> tuple[datetime | None, int | None]:
     """Mark ``user``'s active lease on ``item`` (of ``round`` when given) submitted; return
-    when it expires(d) and its round."""
+    when it expires(d) and its round. Written out for ``UPDATE ... RETURNING``, which the
+    ORM lacks (it would take a locked read and an update)."""
     only_round = "" if round is None else " AND round = %s"
     with connection.cursor() as cursor:
         cursor.execute(

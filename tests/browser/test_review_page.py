@@ -27,7 +27,7 @@ def test_admin_rejects_a_judgement_from_the_review_page(live_server: Any, page: 
             judgement_submit(
                 user=user, item=item, ranking=ranking, rationale="odd one" if is_odd else ""
             )
-    odd = Judgement.objects.get(item=items[3], annotator=annotators[2])
+    rejected = Judgement.objects.get(item=items[3], annotator=annotators[2])
 
     base = live_server.url
     log_in(page, base, "boss")
@@ -36,7 +36,7 @@ def test_admin_rejects_a_judgement_from_the_review_page(live_server: Any, page: 
     page.wait_for_url(f"{base}/p/rev/review/")
     card = page.locator(f"#item-{items[3].pk}")
     assert "Low agreement" in card.inner_text()
-    row = page.locator(f"#judgement-{odd.pk}")
+    row = page.locator(f"#judgement-{rejected.pk}")
     assert "odd one" in row.inner_text()
     assert page.locator(".review-item").count() == 1
 
@@ -53,11 +53,11 @@ def test_admin_rejects_a_judgement_from_the_review_page(live_server: Any, page: 
 
     page.select_option("#filter-state", "all")
     page.get_by_role("button", name="Filter").click()
-    page.wait_for_selector(f"#judgement-{odd.pk}.review-rejected")
-    history = page.locator(f"#judgement-{odd.pk} .review-history").inner_text()
+    page.wait_for_selector(f"#judgement-{rejected.pk}.review-rejected")
+    history = page.locator(f"#judgement-{rejected.pk} .review-history").inner_text()
     assert "rejected by boss" in history and "reversed every response" in history
     assert page.watch.errors == [] and page.watch.dialogs == []
 
-    action = ReviewAction.objects.get(judgement=odd)
+    action = ReviewAction.objects.get(judgement=rejected)
     assert action.action == "reject" and action.reviewer.username == "boss"
     assert Item.objects.get(pk=items[3].pk).judgement_count == 2

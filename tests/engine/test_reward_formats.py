@@ -71,7 +71,8 @@ def test_encoder_reward_model_trains_on_text_pairs_and_scores_the_same_way(
 
     result = train("reward", data=data, base=str(tiny_bert), out=tmp_path / "run", config=FAST)
 
-    assert result.card["reward_format"] == {"kind": "text-pair", "max_length": 1024}
+    # the config's max_length (1024), capped at what the encoder reads (its 128 positions)
+    assert result.card["reward_format"] == {"kind": "text-pair", "max_length": 128}
     assert "eval_accuracy" in result.metrics and "eval_accuracy_low" in result.metrics
     from transformers import AutoTokenizer
 
@@ -150,3 +151,66 @@ def test_identical_completions_are_refused_with_their_line(tmp_path: Path) -> No
 def test_card_records_the_format_the_gate_reads(reward_model: Path) -> None:
     card = json.loads((reward_model / "card.json").read_text())
     assert card["reward_format"]["kind"] == "causal"
+
+
+@pytest.fixture(scope="module")
+def bert_reward_model(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An encoder reward model (text-pair format, no chat template, no EOS)."""
+    tmp = tmp_path_factory.mktemp("bert-reward")
+    data = write_jsonl(tmp / "pairs.jsonl", preference_rows(16))
+    config = {**FAST, "eval_fraction": 0.0}
+    return train("reward", data=data, base=str(tiny_bert), out=tmp / "run", config=config).model_dir
+
+
+@pytest.mark.parametrize("method", ["grpo", "rloo"])
+def test_online_rl_rewards_an_encoder_reward_model_in_its_recorded_format(
+    method: str, tiny_model: Path, bert_reward_model: Path, tmp_path: Path
+) -> None:
+    # Given the model itself, TRL would render prompt + completion through the reward
+    # tokenizer's chat template: an encoder has none (and was trained on text pairs).
+    from transformers import AutoTokenizer
+
+    assert not AutoTokenizer.from_pretrained(bert_reward_model).chat_template
+    prompts = [{"prompt": r["prompt"]} for r in preference_rows(8)]
+    data = write_jsonl(tmp_path / "prompts.jsonl", prompts)
+    config = {**FAST, "max_steps": 2, "num_generations": 2, "max_completion_length": 6}
+
+    result = train(
+        method,
+        data=data,
+        base=str(tiny_model),
+        out=tmp_path / "run",
+        config=config,
+        reward_model=str(bert_reward_model),
+    )
+
+    assert result.steps == 2 and "reward" in result.metrics and "eval_reward" in result.metrics
+
+
+@pytest.mark.parametrize("judge", ["reward_model", "bert_reward_model"])
+def test_online_rewards_are_the_scores_the_gate_gives(
+    judge: str, request: pytest.FixtureRequest
+) -> None:
+    """The reward function GRPO and RLOO call, called as TRL calls it, gives each completion
+    the score evaluation (and so the promotion gate) gives it, long prompts truncated alike."""
+    from training.engine.evaluate import reward_format_load, reward_model_load
+    from training.engine.formatting import score_completions
+    from training.engine.methods.online import recorded_format_reward
+
+    path: Path = request.getfixturevalue(judge)
+    model, tokenizer = reward_model_load(path)
+    fmt = reward_format_load(path, tokenizer)
+    rows = preference_rows(6)
+    rows[2]["prompt"] = [{"role": "user", "content": "a much longer question " * 300}]
+    prompts = [r["prompt"] for r in rows for _ in range(2)]
+    completions = [r[side] for r in rows for side in ("chosen", "rejected")]
+    reward = recorded_format_reward(model, tokenizer, fmt, batch_size=4)
+
+    given = reward(prompts=prompts, completions=completions, completion_ids=[], trainer_state=None)
+
+    gate = [
+        score_completions(model, tokenizer, fmt, [(p, c)], batch_size=1)[0]
+        for p, c in zip(prompts, completions, strict=True)
+    ]
+    assert given == pytest.approx(gate, abs=1e-4)
+    assert len(set(round(g, 4) for g in given)) > 1  # real scores, not a constant

@@ -2,8 +2,10 @@
 re-queues the item and takes the judgement out of the export and the agreement figures,
 keeping it in the history with who and when."""
 
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -16,6 +18,7 @@ from feedback.services.assignments import assignment_next
 from feedback.services.judgements import judgement_submit
 from feedback.services.review import judgement_accept, judgement_reject
 from tests.factories import items_make, project_make, response_ids, user_make
+from training.services import snapshot_create, snapshot_file
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +77,10 @@ def test_rejecting_re_queues_the_item_for_one_new_judgement_and_nobody_twice() -
     ]
 
 
-def test_a_rejected_judgement_leaves_the_export_and_the_agreement_figures() -> None:
+def test_a_rejected_judgement_leaves_the_export_the_snapshot_and_the_agreement_figures(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.SNAPSHOT_DIR = tmp_path
     project, _item, (a, b, c, _), admin = _setup(overlap=3)
     _judge(a, project, [0, 1, 2])
     _judge(b, project, [0, 1, 2])
@@ -89,6 +95,9 @@ def test_a_rejected_judgement_leaves_the_export_and_the_agreement_figures() -> N
     assert after.alpha.value == pytest.approx(1.0)
     assert {a.username for a in after.annotators} == {"ann0", "ann1"}
     assert {r["annotator"]["username"] for r in _export(project)} == {"ann0", "ann1"}
+    snapshot = snapshot_create(project=project, params={"format": "rankings"})
+    lines = [orjson.loads(line) for line in snapshot_file(snapshot).read_bytes().splitlines()]
+    assert {r["annotator"]["username"] for r in lines} == {"ann0", "ann1"}
 
 
 def test_the_rejected_annotator_may_judge_again_as_a_new_version() -> None:

@@ -29,7 +29,7 @@ class Method:
     """One training method: its config, its entry point and the data it reads.
 
     `columns`/`optional` map a JSONL column to its kind: "text" (a string or a list of
-    {role, content} messages), "bool" or "number"."""
+    {role, content} messages), "bool", "number" or "weight" (a number >= 0)."""
 
     name: str
     label: str
@@ -53,7 +53,8 @@ METHODS: dict[str, Method] = {
     for m in (
         Method(
             "reward", "Reward model", RewardConfig, "reward.reward_train", "reward", False,
-            _PAIR, _PAIR_EXAMPLE, optional={"prompt": "text", "margin": "number"},
+            _PAIR, _PAIR_EXAMPLE,
+            optional={"prompt": "text", "margin": "number", "weight": "weight"},
             time_limit_hours=4,
         ),
         Method(

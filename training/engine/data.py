@@ -62,6 +62,10 @@ def _check_value(where: str, column: str, kind: str, value: object) -> None:
         raise DataError(f"{where}: column '{column}' must be true or false, got {value!r}")
     if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise DataError(f"{where}: column '{column}' must be a number, got {value!r}")
+    if kind == "weight" and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
+    ):
+        raise DataError(f"{where}: column '{column}' must be a number >= 0, got {value!r}")
 
 
 def data_read(path: str | Path, method: str) -> DataFile:

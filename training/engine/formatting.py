@@ -57,7 +57,12 @@ class Truncation:
 
 
 def format_choose(tokenizer: Any, *, max_length: int, base: str) -> PairFormat:
-    """The format for a base, from its tokenizer; a base the engine cannot use is a clear error."""
+    """The format for a base, from its tokenizer; a base the engine cannot use is a clear error.
+    ``max_length`` never exceeds what the tokenizer says its model reads (a 512-position
+    encoder given 1024 tokens would fail on the first long row, in training or in scoring)."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < max_length:
+        max_length = limit
     if tokenizer.eos_token is None:
         if tokenizer.sep_token is None:
             raise ModelNotFoundError(
@@ -184,7 +189,8 @@ def pair_encode(
 def pairs_tokenize(
     tokenizer: Any, fmt: PairFormat, rows: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], Truncation]:
-    """Preference rows as TRL's processed columns (chosen_ids, rejected_ids[, margin])."""
+    """Preference rows as TRL's processed columns (chosen_ids, rejected_ids[, margin]
+    [, weight])."""
     out: list[dict[str, Any]] = []
     stats = Truncation(rows=len(rows), max_length=fmt.max_length)
     for row in rows:
@@ -196,6 +202,8 @@ def pairs_tokenize(
             cut_prompt, cut_response = cut_prompt or cut_p, cut_response or cut_r
         if "margin" in row:
             encoded["margin"] = float(row["margin"])
+        if "weight" in row:
+            encoded["weight"] = float(row["weight"])
         stats.prompt_truncated += cut_prompt
         stats.response_truncated += cut_response
         stats.longest_tokens = max(

@@ -4,10 +4,12 @@ figures; a judgement written, edited or no longer current gives a new state, and
 figures."""
 
 import io
+import re
 from typing import Any
 
 import orjson
 import pytest
+from django.test import Client
 
 from feedback.leaderboard import project_leaderboard_cached
 from feedback.models import Item, Judgement, Membership, Project
@@ -110,3 +112,28 @@ def test_the_leaderboard_is_cached_until_a_judgement_is_written() -> None:
     fresh, hit = project_leaderboard_cached(project=project, rounds=20)
     assert not hit and fresh.comparisons == board.comparisons + 24
     assert [s.model for s in fresh.standings] == ["model-b", "model-a"]
+
+
+def test_the_agreement_page_shows_the_figures_and_is_linked_from_the_dashboard() -> None:
+    project = _project("agree-page")
+    admin = user_make("boss", project=project, role=Membership.Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    dashboard = client.get("/p/agree-page/dashboard/").content.decode()
+    assert 'href="/p/agree-page/agreement/"' in dashboard
+    page = client.get("/p/agree-page/agreement/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    report, hit = project_agreement_cached(project=project)
+    assert hit  # the page computed it; the API and the page share the cached report
+    assert f"{report.alpha.value:.3f}" in html
+    assert html.count("import:lab/") >= 4  # two annotators in the table, one pair
+    assert 'id="agreement-chart"' in html and "uPlot.iife.min.js" in html
+    raw = html.split('data-chart="')[1].split('"')[0]
+    chart = orjson.loads(raw.replace("&quot;", '"').replace("&#x27;", "'").replace("&amp;", "&"))
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None  # no inline script (CSP)
+    assert chart["annotators"] == ["import:lab/a", "import:lab/b"]
+    assert chart["series"][0]["values"] == [a.reliability for a in report.annotators]
+    annotator = Client()
+    annotator.force_login(user_make("ann", project=project))
+    assert annotator.get("/p/agree-page/agreement/").status_code == 403

@@ -3,16 +3,25 @@
 The policy samples `num_generations` completions per prompt; the reward model scores them; the
 group's relative scores are the advantages. Prompts longer than `max_length` tokens are dropped and
 counted (TRL would otherwise spend the whole context on them).
+
+The reward model is handed to TRL as a plain reward function (`recorded_format_reward`), not as a
+model: given a model, TRL formats the texts itself (the reward tokenizer's chat template over
+prompt + completion, untruncated, no special tokens), which is not how our reward models were
+trained (a text pair for encoders, which have no chat template at all; keep-the-end truncation to
+the recorded `max_length`). The function scores exactly as evaluation and the promotion gate do
+(`formatting.score_completions` with the card's `reward_format`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from training.engine.config import GRPOConfig, RLOOConfig, _OnlineConfig
 from training.engine.data import prompt_messages
 from training.engine.errors import DataError
 from training.engine.fast_generate import vllm_args
+from training.engine.formatting import PairFormat, format_of_model, score_completions
 from training.engine.generate import chat_text
 from training.engine.methods import MethodResult
 from training.engine.methods.common import (
@@ -36,6 +45,19 @@ def prompts_within(run: Run, tokenizer: Any, rows: list[dict[str, Any]]) -> list
     return kept
 
 
+def recorded_format_reward(
+    model: Any, tokenizer: Any, fmt: PairFormat, *, batch_size: int
+) -> Callable[..., list[float]]:
+    """A TRL reward function (``prompts``, ``completions`` -> one float each) that scores with
+    the reward model's recorded formatting, as evaluation and the gate do."""
+
+    def reward_model_score(prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
+        items = list(zip(prompts, completions, strict=True))
+        return score_completions(model, tokenizer, fmt, items, batch_size=batch_size)
+
+    return reward_model_score
+
+
 def _online_train(run: Run, *, rloo: bool) -> MethodResult:
     config = cast(_OnlineConfig, run.config)
     tokenizer = tokenizer_load(run.base)
@@ -52,7 +74,14 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
         raise DataError(f"every prompt is longer than max_length={config.max_length} tokens")
     assert run.reward_model is not None
     reward_tokenizer = tokenizer_load(run.reward_model)
-    reward_model = score_model_load(run.reward_model, reward_tokenizer)
+    reward_model = score_model_load(run.reward_model, reward_tokenizer).eval()
+    reward_format = format_of_model(run.reward_model, reward_tokenizer)
+    reward_function = recorded_format_reward(
+        reward_model,
+        reward_tokenizer,
+        reward_format,
+        batch_size=config.per_device_train_batch_size * config.num_generations,
+    )
     model = causal_lm_load(run.base, tokenizer)
     shared = {
         **common_args(run),
@@ -67,10 +96,9 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
     callback = engine_callback(run)
     trainer_kwargs = {
         "model": model,
-        "reward_funcs": reward_model,
+        "reward_funcs": reward_function,
         "train_dataset": dataset(train_rows),
         "processing_class": tokenizer,
-        "reward_processing_classes": reward_tokenizer,
         "peft_config": lora_config(config, task_type="CAUSAL_LM"),
         "callbacks": [callback],
     }
@@ -85,6 +113,8 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
         from trl import GRPOTrainer
 
         trainer = GRPOTrainer(args=TRLGRPOConfig(**shared), **trainer_kwargs)
+    # A reward function's model is not placed by TRL: put it where the rollouts are scored.
+    reward_model.to(trainer.accelerator.device)
     steps, cancelled = fit(run, trainer, callback)
     metrics = dict(callback.last_metrics)
     metrics["dropped_rows"] = float(dropped["train"] + dropped["eval"])

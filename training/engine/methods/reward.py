@@ -5,6 +5,12 @@ base (a text pair for encoders, which have no EOS token; EOS-terminated text or 
 for causal LMs) and is recorded in the card, and long pairs are truncated (the response and the
 prompt's last turns kept) instead of being dropped as TRL would. Both counts go to the metrics
 and the card. Held-out accuracy comes with its 95% Wilson interval.
+
+A ``weight`` column (e.g. the export's annotator reliability, ``weight=reliability``) makes
+each pair's loss count with its weight: the loss is the weight-averaged Bradley-Terry loss
+``sum_i w_i * -log sigmoid(r_chosen_i - r_rejected_i [- margin_i]) / sum_i w_i`` (plus
+TRL's centring term). TRL's RewardTrainer reads ``margin`` but no weight, so a small
+subclass carries the column through the collator and into the loss.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ def reward_train(run: Run) -> MethodResult:
     cut_response = train_cut.response_truncated + eval_cut.response_truncated
     if cut or cut_response:
         run.log(
-            f"truncated {cut} pairs to max_length={config.max_length} tokens (prompt start "
+            f"truncated {cut} pairs to max_length={fmt.max_length} tokens (prompt start "
             f"cut, response kept); {cut_response} of them had a response longer than that"
         )
     args = TRLRewardConfig(
@@ -46,7 +52,9 @@ def reward_train(run: Run) -> MethodResult:
         center_rewards_coefficient=config.center_rewards_coefficient,
     )
     callback = engine_callback(run)
-    trainer = RewardTrainer(
+    weighted = bool(train_rows) and "weight" in train_rows[0]
+    trainer_class = _weighted_trainer(RewardTrainer) if weighted else RewardTrainer
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=dataset(train_rows),
@@ -80,6 +88,7 @@ def reward_train(run: Run) -> MethodResult:
     metrics["dropped_rows"] = float(dropped["train"] + dropped["eval"])
     metrics["truncated_rows"] = float(cut)
     metrics["response_truncated_rows"] = float(cut_response)
+    metrics["truncation_max_length"] = float(fmt.max_length)  # the config's, capped by the model
     if cancelled:
         return MethodResult(steps=steps, cancelled=True, metrics=metrics)
     if kept_eval:
@@ -115,3 +124,59 @@ def _heldout(
         "heldout_ties": figure["ties"],
         "heldout_margin": figure["mean_margin"],
     }
+
+
+def _weighted_trainer(base: Any) -> Any:
+    """``base`` (TRL's RewardTrainer) with a per-pair loss weight from a ``weight`` column."""
+    import torch
+    from torch import nn
+    from trl.trainer.reward_trainer import DataCollatorForPreference
+
+    class WeightedCollator(DataCollatorForPreference):
+        def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+            out: dict[str, Any] = super().torch_call(examples)
+            out["weight"] = torch.tensor([float(e["weight"]) for e in examples])
+            return out
+
+    class WeightedRewardTrainer(base):
+        def __init__(self, *args: Any, processing_class: Any, **kwargs: Any) -> None:
+            pad = processing_class.pad_token_id
+            if pad is None:
+                pad = processing_class.eos_token_id
+            collator = WeightedCollator(
+                pad_token_id=pad, pad_to_multiple_of=kwargs["args"].pad_to_multiple_of
+            )
+            super().__init__(
+                *args, processing_class=processing_class, data_collator=collator, **kwargs
+            )
+
+        def _set_signature_columns_if_needed(self) -> None:
+            signature: Any = getattr(self, "_signature_columns", None)
+            if signature is None:
+                self._signature_columns = ["chosen_ids", "rejected_ids", "margin", "weight"]
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            weight = inputs.pop("weight")
+            # TRL's own pass (the rewards, its metrics); its unweighted loss is replaced.
+            _, outputs = super().compute_loss(
+                model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+            )
+            chosen, rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
+            gap = chosen - rejected
+            if "margin" in inputs:
+                gap = gap - inputs["margin"]
+            weight = weight.to(gap.dtype)
+            loss = -(weight * nn.functional.logsigmoid(gap)).sum() / weight.sum().clamp_min(1e-12)
+            if self.args.center_rewards_coefficient is not None:
+                loss = loss + self.args.center_rewards_coefficient * torch.mean(
+                    (chosen + rejected) ** 2
+                )
+            return (loss, outputs) if return_outputs else loss
+
+    return WeightedRewardTrainer
