@@ -19,6 +19,7 @@ from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 
 from core.cache import UNREACHABLE
+from core.models import CacheDeletePending
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ class _Pending:
         return key in self.keys
 
     def refresh(self, cache: Any) -> None:
-        from core.models import CacheDeletePending
-
         with self.lock:
             self.checked = time.monotonic()
             keys = list(CacheDeletePending.objects.values_list("key", flat=True)[:10_000])
@@ -82,8 +81,6 @@ class SessionStore(cached_db.SessionStore):
         try:
             self.cache.delete(key)
         except UNREACHABLE as error:
-            from core.models import CacheDeletePending
-
             CacheDeletePending.objects.get_or_create(key=key)
             pending.checked = float("-inf")  # this process refuses it from now on
             self.ended_without_cache = True

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from django.views.defaults import page_not_found
 
 from core.api import error_body
 from core.tokens import token_exists, token_issue, token_revoke
@@ -41,8 +42,6 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
     The API's own catch-all route answers unknown paths; this covers a 404 raised before any
     API view runs (a path Django cannot route, seen in the fuzz with control characters)."""
-    from django.views.defaults import page_not_found
-
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
     return page_not_found(request, exception or Exception("not found"))

@@ -14,6 +14,8 @@ from django.conf import settings
 @shared_task(name="feedback.tasks.assignments_expire")
 def assignments_expire() -> int:
     """Mark the leases that ran out as expired (bookkeeping; see the service)."""
+    # the service is imported when the task runs (HackSoft's Celery guidance: a worker
+    # loads every task module at start, services never import tasks)
     from feedback.services.assignments import assignments_expire as assignments_expire_service
 
     return assignments_expire_service()
@@ -22,6 +24,7 @@ def assignments_expire() -> int:
 @shared_task(name="feedback.tasks.project_render")
 def project_render(project_id: int) -> tuple[int, int]:
     """Render the project's prompts and responses that have no stored rendering yet."""
+    # imported when the task runs (see assignments_expire)
     from feedback.services.rendering import project_render as project_render_service
 
     return project_render_service(project_id=project_id)
@@ -37,6 +40,7 @@ def project_render(project_id: int) -> tuple[int, int]:
 )
 def import_run(self: Any, job_id: int) -> str:
     """Import a stored upload (a background import job); idempotent."""
+    # imported when the task runs (see assignments_expire)
     from feedback.services.import_jobs import import_job_fail, import_job_run
 
     try:

@@ -171,6 +171,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "job",
             "snapshot",
             "metrics",
+            "heldout_accuracy",
+            "heldout_accuracy_low",
+            "heldout_accuracy_high",
+            "heldout_pairs",
             "created_at",
             "promoted_at",
         ]

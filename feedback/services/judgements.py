@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core import sql
 from core.errors import Conflict, NotFound, ValidationError
+from feedback.export.pairs import agreement, consensus_copeland
 from feedback.models import Assignment, Item, Judgement, Project
 from feedback.rankings import Ranking, ranking_validate
 from feedback.selectors import round_response_ids
@@ -347,8 +348,6 @@ def _disagreement_update(*, item: Item, round: int) -> None:
     """Store how far the round's current human judgements disagree (1 - their agreement
     with their Copeland consensus): the ``disagreement`` selection policy reads it. Only
     while the item is still open and has two judgements or more (the item row is locked)."""
-    from feedback.export.pairs import agreement, consensus_copeland
-
     rankings = [
         r
         for r in (

@@ -95,7 +95,7 @@
       title: key, width: width, height: 230,
       scales: { x: { time: false } },
       series: series,
-      axes: [{ label: "step" }, { values: function (u, splits) { return tickFormat(splits); }, size: axisSize }],
+      axes: [{ label: "step", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] }, { values: function (u, splits) { return tickFormat(splits); }, size: axisSize }],
     }, data, box);
   }
 

@@ -104,6 +104,8 @@ def test_a_reward_model_at_chance_stops_the_run_and_the_retrain_page_says_why(
     assert run.get_status_display() in html and "not better than chance" in html
     registry = client.get(reverse("training-models"), {"project": project.slug}).content.decode()
     assert "cannot judge a policy" in registry
+    listed = client.get(reverse("api-model", args=[reward.pk])).json()
+    assert (listed["heldout_accuracy"], listed["heldout_pairs"]) == (0.5, 8)
 
     # Every pair was too long: trained on (truncated), none dropped, all counted.
     job = jobs["reward"]

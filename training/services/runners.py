@@ -61,7 +61,6 @@ def _run_training(job: TrainingJob, reporter: JobReporter) -> str:
     def register(locked: TrainingJob) -> None:
         model_version_create(job=locked, model_dir=Path(result.model_dir), metrics=metrics)
 
-    reporter.on_log(f"finished after {result.steps} steps")
     if not attempt_finish(
         job, reporter, TrainingJob.Status.SUCCEEDED, result=metrics, before=register
     ):
