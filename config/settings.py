@@ -8,6 +8,7 @@ SECRET_KEY and switches on the HTTPS hardening that ``check --deploy`` asks for.
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
@@ -204,6 +205,12 @@ ARTIFACT_DIR = Path(env.str("FEEDBACK_ARTIFACT_DIR", default=str(VAR_DIR / "mode
 # The base model every training kind starts from unless told otherwise: a hub id for
 # users with internet, or a local directory (``manage.py build_tiny_model`` makes one).
 BASE_MODEL = env.str("FEEDBACK_BASE_MODEL", default=str(VAR_DIR / "tiny-model"))
+# Base models imported by ``manage.py import_model`` (a GGUF file -> a model directory), one
+# folder each; jobs can start from any of them (the new-job page offers them).
+BASE_MODELS_DIR = Path(env.str("FEEDBACK_BASE_MODELS_DIR", default=str(VAR_DIR / "base-models")))
+# Hyperparameters every training job gets unless it gives its own, as JSON (fields a method does
+# not have are ignored), e.g. '{"use_lora": true, "max_length": 256, "max_steps": 12}'.
+TRAINING_DEFAULTS: dict[str, Any] = env.json("FEEDBACK_TRAINING_DEFAULTS", default={})
 
 # Largest file an import accepts, in bytes (after decompression for .gz files).
 FEEDBACK_IMPORT_MAX_BYTES = env.int("FEEDBACK_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)

@@ -5,6 +5,8 @@ exporting roles). Training jobs and models are for project admins (and staff):
 ``training_projects_for_user`` is the one answer to "may this user launch, watch, cancel or
 download here?", and every queryset of jobs and model versions is scoped by it."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
@@ -157,3 +159,17 @@ def job_truncation(*, job: TrainingJob) -> dict[str, int] | None:
 
 def base_model_default() -> str:
     return str(settings.BASE_MODEL)
+
+
+def base_models_available() -> list[str]:
+    """The base models a job can start from: settings.BASE_MODEL first, then each model
+    imported into BASE_MODELS_DIR (``manage.py import_model``), by name. A folder being
+    written (a dot-name) or without a config.json is not one."""
+    found = [base_model_default()]
+    folder = Path(settings.BASE_MODELS_DIR)
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            usable = not path.name.startswith(".") and (path / "config.json").is_file()
+            if usable and str(path) not in found:
+                found.append(str(path))
+    return found

@@ -22,6 +22,7 @@ from training.job_form import FormErrors, job_form_options, job_form_submit
 from training.models import NEEDS_REWARD_MODEL, TRAIN_KINDS, JobKind, ModelVersion, TrainingJob
 from training.registry_view import NODE_H, registry_rows
 from training.selectors import (
+    base_models_available,
     job_get_for_user,
     job_truncation,
     jobs_for_user,
@@ -107,6 +108,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
             "typed": typed,
             "posted": request.method == "POST",
             "base_model": settings.BASE_MODEL,
+            "base_models": base_models_available() if request.user.is_staff else [],
         },
     )
 

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from training.models import ModelVersion, TrainingJob
+from training.services.jobs import job_config_validate
 from training.services.snapshots import snapshot_create
 
 from .conftest import preference_data
@@ -115,3 +116,31 @@ def test_registry_page_promotes_with_one_click(site: dict[str, Any]) -> None:
     site["admin"].post(f"/training/models/{version.pk}/promote/")
     version.refresh_from_db()
     assert version.status == "promoted"
+
+
+def test_new_job_form_offers_imported_base_models_and_the_site_job_defaults(
+    site: dict[str, Any], settings: Any, tmp_path: Any, django_user_model: Any
+) -> None:
+    settings.BASE_MODELS_DIR = tmp_path / "base-models"
+    imported = settings.BASE_MODELS_DIR / "smollm2-135m-instruct"
+    imported.mkdir(parents=True)
+    (imported / "config.json").write_text("{}")
+    (settings.BASE_MODELS_DIR / ".other.partial-7").mkdir()  # being written: not offered
+    settings.TRAINING_DEFAULTS = {"use_lora": True, "max_steps": 12, "no_such_field": 1}
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+
+    html = client.get("/training/jobs/new/").content.decode()
+
+    assert f'<option value="{imported}">' in html and ".partial" not in html
+    assert 'name="config-dpo-max_steps" placeholder="12"' in html
+    assert '<input type="checkbox" name="config-dpo-use_lora" checked>' in html
+    client.post(
+        "/training/jobs/new/",
+        {"project": "loop", "kind": "reward", "snapshot": site["snapshot"].pk},
+    )
+    job = TrainingJob.objects.get()
+    assert job.config["max_steps"] == 12  # a field left empty takes the site's default
+    # and a job made without a config (the API, the retraining loop) gets them all
+    assert job_config_validate(kind="dpo", config={})["use_lora"] is True

@@ -23,13 +23,20 @@ from training.engine.config import (
     RLOOConfig,
     TrainConfig,
 )
-from training.engine.errors import ConfigError, DataError, EngineError, ModelNotFoundError
+from training.engine.errors import (
+    ConfigError,
+    DataError,
+    EngineError,
+    ModelImportError,
+    ModelNotFoundError,
+)
 from training.engine.evaluate import (
     evaluate_reward_accuracy,
     evaluate_text_metrics,
     evaluate_win_rate,
 )
 from training.engine.generate import generate
+from training.engine.gguf_import import ImportedModel, gguf_import
 from training.engine.results import Hooks, Progress, TrainResult, WinRate
 from training.engine.run import train
 from training.engine.tiny import build_tiny_model
@@ -43,8 +50,10 @@ __all__ = [
     "GRPOConfig",
     "GenerateConfig",
     "Hooks",
+    "ImportedModel",
     "KTOConfig",
     "Method",
+    "ModelImportError",
     "ModelNotFoundError",
     "PPOConfig",
     "Progress",
@@ -61,6 +70,7 @@ __all__ = [
     "evaluate_text_metrics",
     "evaluate_win_rate",
     "generate",
+    "gguf_import",
     "method_get",
     "train",
 ]

@@ -3,6 +3,7 @@
     python -m training.engine METHOD --data FILE --base MODEL --out DIR
         [--config YAML] [--reward-model DIR] [--events] [--stop-file PATH]
     python -m training.engine build-tiny-model DIR
+    python -m training.engine import-gguf FILE --out DIR
     python -m training.engine generate --model DIR --prompts FILE [--config YAML] [--out FILE]
 
 Results go to stdout as JSON; progress goes to stderr; a bad input exits with status 2 and a
@@ -17,6 +18,7 @@ to OUT/logs/rank-N.log with its rank in every line, and a rank whose launcher di
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -75,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         )
     tiny = commands.add_parser("build-tiny-model", help="build the tiny offline test model")
     tiny.add_argument("out", help="directory to write it to")
+    gguf = commands.add_parser(
+        "import-gguf", help="convert a GGUF file into a Hugging Face model directory"
+    )
+    gguf.add_argument("file", help="the .gguf file")
+    gguf.add_argument("--out", required=True, help="directory to create (must not exist)")
     gen = commands.add_parser("generate", help="sample completions for prompts")
     gen.add_argument("--model", required=True, help="model directory or hub id")
     gen.add_argument("--prompts", required=True, help='JSONL file with a "prompt" column')
@@ -107,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
             from training.engine.tiny import build_tiny_model
 
             _emit({"model_dir": str(build_tiny_model(args.out))})
+        elif args.command == "import-gguf":
+            from training.engine.gguf_import import gguf_import
+
+            def progress(line: str) -> None:
+                sys.stderr.write(line + "\n")
+
+            _emit(dataclasses.asdict(gguf_import(args.file, args.out, progress=progress)))
         elif args.command == "generate":
             _generate(args)
         else:

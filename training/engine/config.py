@@ -29,6 +29,7 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
 from training.engine.errors import ConfigError
+from training.engine.hardware import Precision
 
 
 def _not_bool(kind: str) -> BeforeValidator:
@@ -98,6 +99,14 @@ class TrainConfig:
     )
     merge_lora: Bool = Field(
         default=True, description="Merge LoRA adapters into the saved model (else save adapters)."
+    )
+    precision: Precision = Field(
+        default="auto",
+        description=(
+            "Arithmetic: auto is bf16 mixed precision where the hardware does bf16 natively (a "
+            "CUDA GPU with bf16, or a CPU with AVX-512 BF16 or AMX), else fp32; bf16 or fp32 "
+            "force one. The card records which one ran."
+        ),
     )
     save_steps: Whole = Field(
         default=50, description="Write a resumable checkpoint every this many steps.", ge=1

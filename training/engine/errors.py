@@ -33,3 +33,10 @@ class ModelNotFoundError(EngineError):
     """A base or reward model path or hub id cannot be loaded."""
 
     code = "model_not_found"
+
+
+class ModelImportError(EngineError):
+    """A model file cannot be imported: missing, not the format it claims, or an architecture
+    transformers cannot load (the message says which)."""
+
+    code = "model_import_error"

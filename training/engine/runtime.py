@@ -20,6 +20,7 @@ from training.engine.config import TrainConfig
 from training.engine.data import DataFile
 from training.engine.distributed import any_rank
 from training.engine.errors import ModelNotFoundError
+from training.engine.hardware import precision_resolve
 from training.engine.results import Hooks, Progress
 
 logger = logging.getLogger("training.engine")
@@ -95,12 +96,16 @@ def model_check(name: str, *, what: str) -> None:
 
 
 def device_args(config: TrainConfig) -> dict[str, Any]:
-    """Arguments for this machine: bf16 on CUDA; on CPU the flags that avoid TRL's 3x slowdown."""
+    """Arguments for this machine: bf16 mixed precision where it is native (config.precision,
+    training.engine.hardware); on CPU the flags that avoid TRL's 3x slowdown."""
     import torch
 
     cuda = torch.cuda.is_available()
+    bf16 = precision_resolve(config.precision) == "bf16"
     return {
-        "bf16": cuda and torch.cuda.is_bf16_supported(),
+        "bf16": bf16,
+        # transformers refuses bf16 without a GPU unless told it is on the CPU on purpose
+        **({"use_cpu": True} if bf16 and not cuda else {}),
         "activation_checkpointing": False,
         "gradient_checkpointing": False,
         "dataloader_pin_memory": cuda,
@@ -322,6 +327,7 @@ def card_build(
         ),
         "versions": library_versions(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "precision": precision_resolve(run.config.precision),
         "metrics": metrics,
         "steps": steps,
         "started_at": run.started_at.isoformat(),

@@ -50,7 +50,8 @@ def job_config_validate(*, kind: str, config: Any) -> dict[str, Any]:
         raise _invalid("config", "must be an object of hyperparameters")
     try:
         if kind in TRAIN_KINDS:
-            built: Any = engine.config_from_dict(kind, dict(config))
+            given = {**_site_defaults(kind), **config}
+            built: Any = engine.config_from_dict(kind, given)
         else:
             built = build_config(engine.GenerateConfig, dict(config))
     except engine.ConfigError as exc:
@@ -58,9 +59,17 @@ def job_config_validate(*, kind: str, config: Any) -> dict[str, Any]:
     return dataclasses.asdict(built)
 
 
+def _site_defaults(kind: str) -> dict[str, Any]:
+    """settings.TRAINING_DEFAULTS (FEEDBACK_TRAINING_DEFAULTS) for the fields ``kind`` has:
+    the demo on SmolLM2 sets LoRA, a length and a step count there, so that a job started
+    with the form's defaults finishes in minutes on a laptop CPU."""
+    fields = engine.config_defaults(kind)
+    return {k: v for k, v in settings.TRAINING_DEFAULTS.items() if k in fields}
+
+
 def job_config_defaults(*, kind: str) -> dict[str, Any]:
     if kind in TRAIN_KINDS:
-        return engine.config_defaults(kind)
+        return {**engine.config_defaults(kind), **_site_defaults(kind)}
     return dataclasses.asdict(engine.GenerateConfig())
 
 
@@ -278,5 +287,9 @@ def _log_append(tail: str, line: str) -> str:
 def job_config_schema(*, kind: str) -> list[dict[str, Any]]:
     """[{name, type, default, help, ...bounds}] of a kind's hyperparameters (for forms)."""
     if kind in TRAIN_KINDS:
-        return engine.config_schema(kind)
+        site = _site_defaults(kind)
+        return [
+            {**field, "default": site[field["name"]]} if field["name"] in site else field
+            for field in engine.config_schema(kind)
+        ]
     return class_schema(engine.GenerateConfig)
