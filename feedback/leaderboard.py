@@ -254,6 +254,7 @@ def leaderboard_fit(
 
 def project_comparisons(*, project: "Project") -> list[Comparison]:
     """Every comparison the project's current, rankable judgements imply."""
+    # Django is imported here, not at the top: the fit runs without a database
     from django.db.models import F, Value
     from django.db.models.functions import Length, Replace
 

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="training.tasks.job_run", acks_late=True, reject_on_worker_lost=True)
 def job_run(job_id: int) -> str:
     """Claim and run job ``job_id``; a second delivery of a claimed job does nothing."""
+    # the service is imported when the task runs (tasks import services, never back)
     from training.services.execution import job_execute
 
     return job_execute(job_id=job_id)
@@ -28,6 +29,7 @@ def job_run(job_id: int) -> str:
 @shared_task(name="training.tasks.jobs_reap")
 def jobs_reap() -> list[int]:
     """Re-queue (or fail) running jobs whose heartbeat stopped."""
+    # the service is imported when the task runs (tasks import services, never back)
     from training.services.jobs import jobs_reap as jobs_reap_service
 
     return jobs_reap_service()
@@ -37,6 +39,7 @@ def jobs_reap() -> list[int]:
 def retrain_check(project_id: int) -> int | None:
     """Beat entry per project: advance a run whose job ended, or start a retrain run if
     enough new judgements arrived."""
+    # the service is imported when the task runs (tasks import services, never back)
     from training.services.retrain import retrain_check as retrain_check_service
     from training.services.retrain import retrain_task_name
 
@@ -53,6 +56,7 @@ def retrain_check(project_id: int) -> int | None:
 @shared_task(name="training.tasks.retrain_advance", acks_late=True)
 def retrain_advance(run_id: int) -> str:
     """A job of retrain run ``run_id`` ended: move the run to its next stage (idempotent)."""
+    # the service is imported when the task runs (tasks import services, never back)
     from training.services.retrain import retrain_advance as retrain_advance_service
 
     return retrain_advance_service(run_id=run_id)
@@ -61,6 +65,7 @@ def retrain_advance(run_id: int) -> str:
 @shared_task(name="training.tasks.items_score", acks_late=True, reject_on_worker_lost=True)
 def items_score(project_id: int, item_ids: list[int] | None = None) -> int:
     """Score items for the uncertainty policy with the promoted reward model."""
+    # the service is imported when the task runs (tasks import services, never back)
     from training.services.uncertainty import items_score_uncertainty
 
     project = Project.objects.filter(pk=project_id).first()

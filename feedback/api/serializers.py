@@ -201,24 +201,41 @@ class JudgementSerializer(serializers.ModelSerializer[Judgement]):
         read_only_fields = fields
 
 
+class StrictTextField(serializers.CharField):
+    """Text that must arrive as text: DRF's CharField reads 5 as "5", a client's mistake."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false: DRF's BooleanField also reads "yes", 1 and "on" (form habits)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class JudgementFieldsInput(serializers.Serializer[Any]):
+    """The one input of a judgement (the page's JSON and the API's): see
+    ``feedback.api.judgement_input``."""
+
     ranking = serializers.ListField(
         child=serializers.ListField(child=serializers.IntegerField()),
         required=False,
         allow_null=True,
         help_text="Groups of response ids, best first; a group of several is a tie.",
     )
-    both_bad = serializers.BooleanField(required=False, default=False)
+    both_bad = StrictBooleanField(required=False, default=False)
     ratings = serializers.DictField(
         child=serializers.IntegerField(), required=False, allow_null=True
     )
-    rationale = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=20_000
-    )
-    not_rankable = serializers.BooleanField(required=False, default=False)
-    flag_reason = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=5_000
-    )
+    rationale = StrictTextField(required=False, allow_blank=True, default="", max_length=20_000)
+    not_rankable = StrictBooleanField(required=False, default=False)
+    flag_reason = StrictTextField(required=False, allow_blank=True, default="", max_length=5_000)
     shown_order = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True
     )

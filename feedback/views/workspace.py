@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
+from feedback.api.judgement_input import judgement_input_submit, judgement_input_validate
 from feedback.models import Assignment, Item, Project
 from feedback.rendering import markdown_render
 from feedback.selectors import (
@@ -26,7 +27,6 @@ from feedback.selectors import (
 )
 from feedback.services.assignments import assignment_next, assignment_skip
 from feedback.services.gold import GOLD_STOP_CODE
-from feedback.services.judgements import judgement_submit
 from feedback.services.reopen import assignment_reopen
 from feedback.views.presentation import item_view_build, judgement_rows, ranking_text
 from feedback.views.responses import json_body, json_view
@@ -162,20 +162,8 @@ def judgement_post(request: HttpRequest, slug: str, item_id: int) -> HttpRespons
     the answer carries the next item as well (as ``next`` answers it)."""
     project = project_get_for_annotator(user=_user(request), slug=slug)
     item = item_get_for_user(user=_user(request), project=project, item_id=item_id)
-    data = json_body(request)
-    judgement = judgement_submit(
-        user=_user(request),
-        item=item,
-        ranking=data.get("ranking"),
-        both_bad=_flag(data, "both_bad"),
-        ratings=data.get("ratings"),
-        rationale=_text(data, "rationale"),
-        not_rankable=_flag(data, "not_rankable"),
-        flag_reason=_text(data, "flag_reason"),
-        shown_order=data.get("shown_order"),
-        time_spent_ms=data.get("time_spent_ms"),
-        round=data.get("round"),
-    )
+    fields = judgement_input_validate(json_body(request))
+    judgement = judgement_input_submit(user=_user(request), item=item, fields=fields)
     body: dict[str, Any] = {
         "judgement": {"id": judgement.pk, "item": item.pk, "version": judgement.version}
     }

@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from training.engine import distributed
 from training.engine.catalog import METHODS
 from training.engine.config import GenerateConfig, build_config
@@ -35,8 +37,6 @@ from training.engine.errors import ConfigError, EngineError
 def _yaml_config(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
-    import yaml
-
     try:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -111,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             writer = distributed.EventWriter(sys.stdout, stop_file)
     try:
         if args.command == "build-tiny-model":
+            # lazy: that module imports torch, which the engine's light paths never load
             from training.engine.tiny import build_tiny_model
 
             _emit({"model_dir": str(build_tiny_model(args.out))})
         elif args.command == "import-gguf":
+            # lazy: that module imports torch, which the engine's light paths never load
             from training.engine.gguf_import import gguf_import
 
             def progress(line: str) -> None:
@@ -160,6 +162,7 @@ def _rank_setup(out: str) -> None:
 def _train(
     args: argparse.Namespace, writer: distributed.EventWriter | None, *, events: bool
 ) -> None:
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.run import train
 
     result = train(
@@ -186,6 +189,7 @@ def _train(
 
 
 def _generate(args: argparse.Namespace) -> None:
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.data import data_read, prompt_messages
     from training.engine.generate import generate
 

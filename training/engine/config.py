@@ -23,41 +23,17 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar, Union
 
 import annotated_types
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.dataclasses import dataclass
-from pydantic_core import PydanticCustomError
 
+from training.engine.config_types import BACKENDS as BACKENDS
+from training.engine.config_types import PYDANTIC_CONFIG, Backend, Bool, Number, Whole
 from training.engine.errors import ConfigError
 from training.engine.hardware import Precision
 
 
-def _not_bool(kind: str) -> BeforeValidator:
-    """pydantic's lax mode reads true as 1; a hyperparameter given as true/false is a mistake."""
-
-    def check(value: object) -> object:
-        if isinstance(value, bool):
-            raise PydanticCustomError(kind, "bool given for a number")
-        return value
-
-    return BeforeValidator(check)
-
-
-# Field types: whole numbers and numbers accept numeric text and 1.0 for 1, never true/false;
-# booleans and text are strict.
-Whole = Annotated[int, _not_bool("int_type")]
-Number = Annotated[float, _not_bool("float_type")]
-Bool = StrictBool
-Text = StrictStr
-
-# How several processes share a training job; one accelerate config file each in config/accelerate/.
-Backend = Literal["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"]
-BACKENDS: tuple[str, ...] = typing.get_args(Backend)
-
-_PYDANTIC = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class TrainConfig:
     """Fields every method shares. Subclasses override `learning_rate` and `max_length` defaults."""
 
@@ -149,7 +125,7 @@ class TrainConfig:
 _LR = "Peak learning rate (AdamW, linear decay)."
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class RewardConfig(TrainConfig):
     """Reward model (Bradley-Terry) from preference pairs, with TRL's RewardTrainer."""
 
@@ -166,7 +142,7 @@ class RewardConfig(TrainConfig):
     )
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class DPOConfig(TrainConfig):
     """Direct Preference Optimization from preference pairs, with TRL's DPOTrainer."""
 
@@ -187,7 +163,7 @@ class DPOConfig(TrainConfig):
     )
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class KTOConfig(TrainConfig):
     """Kahneman-Tversky Optimization from unpaired good/bad examples, with TRL's KTOTrainer."""
 
@@ -213,7 +189,7 @@ class KTOConfig(TrainConfig):
             )
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class _OnlineConfig(TrainConfig):
     """Online RL with the trained reward model as the reward function (GRPO and RLOO)."""
 
@@ -254,12 +230,12 @@ class _OnlineConfig(TrainConfig):
             )
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class GRPOConfig(_OnlineConfig):
     """Group Relative Policy Optimization, with TRL's GRPOTrainer."""
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class RLOOConfig(_OnlineConfig):
     """REINFORCE Leave-One-Out, with TRL's RLOOTrainer."""
 
@@ -270,7 +246,7 @@ class RLOOConfig(_OnlineConfig):
     )
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class PPOConfig(TrainConfig):
     """Proximal Policy Optimization with a value model, with trl.experimental.ppo (trl <= 1.12)."""
 
@@ -317,7 +293,7 @@ class PPOConfig(TrainConfig):
             )
 
 
-@dataclass(config=_PYDANTIC)
+@dataclass(config=PYDANTIC_CONFIG)
 class GenerateConfig:
     """Sampling of k completions per prompt from a model directory."""
 

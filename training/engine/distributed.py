@@ -58,6 +58,7 @@ def _process_group() -> Any:
     """torch.distributed when a process group is up, else None."""
     if not launched():
         return None
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
@@ -70,6 +71,7 @@ def any_rank(flag: bool) -> bool:
     dist = _process_group()
     if dist is None:
         return flag
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     device = (

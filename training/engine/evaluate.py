@@ -31,6 +31,7 @@ TIE_TOLERANCE = 1e-6
 
 def reward_model_load(name: str | Path) -> tuple[Any, Any]:
     """(reward model, tokenizer) for scoring: one output, eval mode, right padding."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from training.engine.runtime import libraries_quiet, model_check
@@ -162,6 +163,7 @@ def evaluate_text_metrics(*, predictions: list[str], references: list[str]) -> d
         raise DataError(
             f"{len(predictions)} predictions but {len(references)} references; they pair one to one"
         )
+    # optional text metrics, loaded when a reference metric is asked for
     import sacrebleu
     from rouge_score import rouge_scorer
 

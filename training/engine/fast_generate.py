@@ -27,6 +27,7 @@ def vllm_unavailable() -> str | None:
     """Why vLLM cannot generate here (None: it can)."""
     if importlib.util.find_spec("vllm") is None:
         return "vLLM is not installed (pip install -r requirements-gpu.txt on a GPU machine)"
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     if not torch.cuda.is_available():
@@ -48,6 +49,7 @@ def vllm_generate(
     model: str | Path, prompts: list[list[dict[str, str]]], config: GenerateConfig
 ) -> list[list[str]]:
     """k = num_return_sequences completions per prompt with vLLM's offline engine."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from vllm import LLM, SamplingParams
 
     from training.engine.generate import chat_text

@@ -100,6 +100,7 @@ def _response_text(value: Any) -> str:
 
 def _causal_split(tokenizer: Any, prompt: Any, completion: Any) -> tuple[str, str]:
     """(prompt part, response part) of the full causal text; the two concatenate to it."""
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.generate import chat_text
 
     if isinstance(completion, list):
@@ -217,6 +218,7 @@ def score_ids(
     model: Any, pad_token_id: int, sequences: list[list[int]], *, batch_size: int
 ) -> list[float]:
     """Scores of token sequences, batched by length (little padding), in the input order."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))

@@ -45,6 +45,7 @@ def chat_text(
 
 
 def device() -> Any:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -52,6 +53,7 @@ def device() -> Any:
 
 def causal_lm_for_inference(name: str | Path) -> tuple[Any, Any]:
     """(model, tokenizer) ready to sample: eval mode, left padding, bf16 on CUDA."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -77,6 +79,7 @@ def sample(
     model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], config: GenerateConfig
 ) -> list[list[str]]:
     """Sample with an already loaded model; the seed fixes the texts for a given batch layout."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     torch.manual_seed(config.seed)
@@ -115,6 +118,7 @@ def generate(
     in the log: `training.engine.fast_generate`)."""
     config = build_config(GenerateConfig, dataclasses.asdict(config or GenerateConfig()))
     prompts_check(prompts)
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.fast_generate import fallback_note, vllm_generate
 
     if fallback_note() is None:  # vLLM installed and a GPU present

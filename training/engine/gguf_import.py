@@ -75,6 +75,7 @@ def gguf_architecture(gguf_file: str | Path) -> str:
             f"{path}: not a GGUF file (it starts with {magic!r}, a GGUF file with {GGUF_MAGIC!r})"
         )
     try:
+        # the gguf reader only when a file is imported
         from gguf import GGUFReader
     except ImportError:  # pragma: no cover - gguf is pinned in requirements.txt
         raise ModelImportError("reading GGUF files needs the `gguf` package") from None
@@ -90,6 +91,7 @@ def gguf_architecture(gguf_file: str | Path) -> str:
 
 def supported_architectures() -> list[str]:
     """The GGUF architectures the installed transformers can load."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
     return sorted(GGUF_SUPPORTED_ARCHITECTURES)
@@ -148,6 +150,7 @@ def gguf_import(
 
 def _load(source: Path, architecture: str, say: Callable[[str], None]) -> tuple[Any, Any]:
     """(plain float32 causal LM, tokenizer with a pad token) from the GGUF file."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -38,6 +38,7 @@ def cpu_has_bf16() -> bool:
 
 def bf16_available() -> bool:
     """True where bf16 mixed precision is native: a bf16 CUDA GPU, or a CPU with bf16 flags."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     if torch.cuda.is_available():

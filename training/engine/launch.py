@@ -25,6 +25,7 @@ rank's last log lines in its error.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import json
 import logging
@@ -68,6 +69,7 @@ def accelerate_config(backend: str) -> Path:
 
 
 def cuda_available() -> bool:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     return bool(torch.cuda.is_available())
@@ -133,8 +135,6 @@ def launch_command(
 def _libc() -> Any:
     """libc, loaded in the parent: a child between fork and exec must not import anything."""
     try:
-        import ctypes
-
         return ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:  # not Linux: no parent-death signal, the ranks' watchdog still applies
         return None

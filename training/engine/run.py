@@ -32,6 +32,7 @@ def train(
     With `processes` above 1 in the config, the run is started as that many ranks
     (`training.engine.launch.train_launched`) and its result returned the same way.
     """
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
 
     spec = method_get(method)
@@ -45,6 +46,7 @@ def train(
     elif reward_model:
         raise ConfigError(f"{method} does not use a reward model", field="reward_model")
     if cfg.processes > 1 and not launched():
+        # lazy: that module imports torch, which the engine's light paths never load
         from training.engine.launch import train_launched
 
         # The same call as N ranks under a launcher; every rank runs this function again.

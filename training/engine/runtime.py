@@ -65,6 +65,7 @@ class Run:
 
 def libraries_quiet() -> None:
     """Silence the libraries' progress bars: a worker's log is read by people, not terminals."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import datasets
     import transformers
 
@@ -85,6 +86,7 @@ def model_check(name: str, *, what: str) -> None:
     looks_local = name.startswith((".", "/", "~")) or os.sep + os.sep in name or name.count("/") > 1
     if looks_local or not name.strip():
         raise ModelNotFoundError(f"{what} {name} does not exist")
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers import AutoConfig
 
     try:
@@ -98,6 +100,7 @@ def model_check(name: str, *, what: str) -> None:
 def device_args(config: TrainConfig) -> dict[str, Any]:
     """Arguments for this machine: bf16 mixed precision where it is native (config.precision,
     training.engine.hardware); on CPU the flags that avoid TRL's 3x slowdown."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     cuda = torch.cuda.is_available()
@@ -141,6 +144,7 @@ def lora_config(config: TrainConfig, *, task_type: str) -> Any:
     """A peft LoraConfig on every linear layer, or None when LoRA is off."""
     if not config.use_lora:
         return None
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from peft import LoraConfig
 
     return LoraConfig(
@@ -168,6 +172,7 @@ def engine_callback(run: Run, *, raise_after_save: bool = False) -> Any:
     TRL's PPO loop ignores `should_training_stop`; there `raise_after_save` ends it by raising
     Cancelled from `on_save`, after that checkpoint is on disk.
     """
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers import TrainerCallback
 
     hooks = run.hooks
@@ -227,6 +232,7 @@ def last_checkpoint(checkpoints_dir: Path) -> str | None:
 
 def fit(run: Run, trainer: Any, callback: Any, *, resumable: bool = True) -> tuple[int, bool]:
     """Train (resuming from the last checkpoint when there is one); returns (steps, cancelled)."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # it prints every log to stdout; we report via hooks
@@ -300,6 +306,7 @@ def card_build(
     run: Run, *, metrics: dict[str, float], steps: int, cancelled: bool
 ) -> dict[str, Any]:
     """The lineage card: what was trained from what, how, with which libraries, and how it went."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
 
     return {
@@ -338,6 +345,7 @@ def card_build(
 
 def is_main_process() -> bool:
     """True on the process that writes files (rank 0 under `accelerate launch`, or alone)."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from accelerate import PartialState
 
     return bool(PartialState().is_main_process)

@@ -30,6 +30,7 @@ def build_tiny_model(out: str | Path, *, seed: int = 0) -> Path:
     out = Path(out)
     if (out / "config.json").is_file() and (out / "tokenizer.json").is_file():
         return out
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast

@@ -87,6 +87,7 @@ def snapshot_create(
     writer = None
     try:
         if schema is not None:
+            # pyarrow only for a parquet snapshot
             import pyarrow as pa
             import pyarrow.parquet as pq
 

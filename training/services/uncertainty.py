@@ -63,6 +63,7 @@ def items_score_uncertainty(*, project: Project, item_ids: Iterable[int] | None 
     if version is None:
         logger.info("no promoted reward model in %s: nothing to score", project.slug)
         return 0
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.evaluate import reward_format_load, reward_model_load
     from training.engine.formatting import score_completions
 
@@ -101,6 +102,7 @@ def uncertainty_score_later(*, project: Project, item_ids: Sequence[int] | None 
     promoted: otherwise there is nothing to score with)."""
     if _promoted_reward(project) is None:
         return
+    # a service reaches a task only to queue it (tasks import services at run time)
     from training.tasks import items_score
 
     ids = list(item_ids) if item_ids is not None else None

@@ -1,7 +1,5 @@
 """Judgements: a project's list, submitting, reading and changing one's own."""
 
-from typing import Any
-
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,30 +18,13 @@ from feedback.api.base import (
     request_user,
     text_param,
 )
+from feedback.api.judgement_input import judgement_input_submit
 from feedback.models import Item, Judgement
 from feedback.selectors import judgements_for_user, projects_for_user
-from feedback.services.judgements import judgement_submit
 
 
 def _judgements(user: User) -> QuerySet[Judgement]:
     return judgements_for_user(user=user).select_related("item__project", "annotator")
-
-
-def _submit(user: User, item: Item, fields: dict[str, Any]) -> Judgement:
-    ratings = fields.get("ratings")
-    return judgement_submit(
-        user=user,
-        item=item,
-        ranking=fields.get("ranking"),
-        both_bad=fields.get("both_bad", False),
-        ratings=ratings,
-        rationale=fields.get("rationale", ""),
-        not_rankable=fields.get("not_rankable", False),
-        flag_reason=fields.get("flag_reason", ""),
-        shown_order=fields.get("shown_order"),
-        time_spent_ms=fields.get("time_spent_ms"),
-        round=fields.get("round"),
-    )
 
 
 class ProjectJudgementListView(ProjectView):
@@ -102,7 +83,7 @@ class JudgementSubmitView(APIView):
         )
         if item is None:
             raise NotFound(f"No item {item_id}.")
-        judgement = _submit(user, item, body.validated_data)
+        judgement = judgement_input_submit(user=user, item=item, fields=body.validated_data)
         return ApiResponse(s.JudgementSerializer(judgement).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,5 +128,5 @@ class JudgementDetailView(APIView):
         }
         fields.update({k: v for k, v in body.validated_data.items() if k in request.data})
         fields["round"] = judgement.round  # a change is of the round it judged
-        new = _submit(user, judgement.item, fields)
+        new = judgement_input_submit(user=user, item=judgement.item, fields=fields)
         return ApiResponse(s.JudgementSerializer(new).data, status=status.HTTP_201_CREATED)

@@ -9,6 +9,7 @@ from training.engine.errors import ModelNotFoundError
 
 def tokenizer_load(name: str) -> Any:
     """The base model's tokenizer, with a pad token (the EOS token when it has none)."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers import AutoTokenizer
 
     try:
@@ -21,6 +22,7 @@ def tokenizer_load(name: str) -> Any:
 
 
 def causal_lm_load(name: str, tokenizer: Any) -> Any:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -37,6 +39,7 @@ def causal_lm_load(name: str, tokenizer: Any) -> Any:
 
 def score_model_load(name: str, tokenizer: Any) -> Any:
     """A sequence classifier with one output: a reward model (or a value model for PPO)."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -51,6 +54,7 @@ def score_model_load(name: str, tokenizer: Any) -> Any:
 
 
 def dataset(rows: list[dict[str, Any]]) -> Any:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from datasets import Dataset
 
     return Dataset.from_list(rows)
@@ -71,6 +75,7 @@ def heldout_reward(
     formatted as the reward model at `reward_path` was trained (its card)."""
     if not rows:
         return {}
+    # lazy: that module imports torch, which the engine's light paths never load
     from training.engine.config import GenerateConfig
     from training.engine.data import prompt_messages
     from training.engine.formatting import format_of_model, score_completions

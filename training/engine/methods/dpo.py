@@ -17,6 +17,7 @@ RENAMES = {"eval_rewards/accuracies": "eval_accuracy", "eval_rewards/margins": "
 
 
 def dpo_train(run: Run) -> MethodResult:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
 

@@ -11,6 +11,7 @@ from training.engine.runtime import Run, common_args, engine_callback, fit, lora
 
 
 def kto_train(run: Run) -> MethodResult:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from trl import KTOConfig as TRLKTOConfig
     from trl import KTOTrainer
 

@@ -104,11 +104,13 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
     }
     trainer: Any
     if rloo:
+        # lazy: torch and its libraries take seconds to import; not needed until here
         from trl import RLOOConfig as TRLRLOOConfig
         from trl import RLOOTrainer
 
         trainer = RLOOTrainer(args=TRLRLOOConfig(**shared), **trainer_kwargs)
     else:
+        # lazy: torch and its libraries take seconds to import; not needed until here
         from trl import GRPOConfig as TRLGRPOConfig
         from trl import GRPOTrainer
 

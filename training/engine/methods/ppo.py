@@ -40,6 +40,7 @@ def _tokenized_prompts(
 
 
 def ppo_train(run: Run) -> MethodResult:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from trl.experimental.ppo import PPOConfig as TRLPPOConfig
     from trl.experimental.ppo import PPOTrainer
 

@@ -28,6 +28,7 @@ from training.engine.runtime import Run, common_args, engine_callback, fit, lora
 
 
 def reward_train(run: Run) -> MethodResult:
+    # lazy: torch and its libraries take seconds to import; not needed until here
     from trl import RewardConfig as TRLRewardConfig
     from trl import RewardTrainer
 
@@ -128,6 +129,7 @@ def _heldout(
 
 def _weighted_trainer(base: Any) -> Any:
     """``base`` (TRL's RewardTrainer) with a per-pair loss weight from a ``weight`` column."""
+    # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from torch import nn
     from trl.trainer.reward_trainer import DataCollatorForPreference
