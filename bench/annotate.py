@@ -59,6 +59,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument(
+        "--order",
+        default="closest",
+        choices=["closest", "random", "disagreement", "uncertainty"],
+        help="the project's selection policy (uncertainty: margins planted as a scoring job "
+        "would store them)",
+    )
     parser.add_argument("--port", type=int, default=8300)
     # docker-compose's web service: gunicorn's sync workers, as many as WEB_WORKERS (3).
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
@@ -100,9 +107,10 @@ def load(args: argparse.Namespace) -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
+    rng = random.Random(0)
     with transaction.atomic():
         project = Project.objects.create(
-            name="Bench", slug=SLUG, overlap=args.overlap, responses_per_item=4,
+            name="Bench", slug=SLUG, overlap=args.overlap, responses_per_item=4, order=args.order,
             guidelines="Rank the most **helpful**, honest and harmless answer first.",
         )  # fmt: skip
         items = Item.objects.bulk_create(
@@ -114,6 +122,7 @@ def load(args: argparse.Namespace) -> None:
                         {"role": "system", "content": "You are a helpful assistant."},
                         {"role": "user", "content": f"Question {n}: how does topic {n % 97} work?"},
                     ],
+                    rm_margin=rng.random() if args.order == "uncertainty" else None,
                 )
                 for n in range(args.items)
             ),
@@ -275,7 +284,7 @@ def main() -> None:
         stats = Stats()
         print(
             f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
-            f"{args.annotators} annotators for {args.seconds:.0f} s; "
+            f"{args.annotators} annotators for {args.seconds:.0f} s; order {args.order}; "
             f"{os.cpu_count()} CPUs, load average before: {load_average()}"
         )
         until = time.monotonic() + args.seconds
