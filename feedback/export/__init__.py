@@ -7,13 +7,8 @@ the pairing rules, the consensus method and the prompt rendering are described i
 """
 
 from feedback.export.params import FORMATS, ExportParams, export_params_parse
-from feedback.export.rows import (
-    ExportStream,
-    export_row_count,
-    export_rows,
-    item_in_test_split,
-    judgements_for_export,
-)
+from feedback.export.reading import export_row_count, item_in_test_split, judgements_for_export
+from feedback.export.rows import ExportStream, export_rows
 
 __all__ = [
     "FORMATS",

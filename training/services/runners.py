@@ -119,6 +119,11 @@ def _run_generate(job: TrainingJob, reporter: JobReporter) -> str:
         )
     created = Response.objects.filter(metadata__job=job.pk).count()
     reporter.on_log(f"generated {created} responses for {len(todo)} items")
+    if not todo:
+        reporter.on_log(
+            f"every item already has the project's {project.responses_per_item} candidates: "
+            "raise 'responses per item' in the project's settings to ask for more"
+        )
     if not attempt_finish(
         job, reporter, TrainingJob.Status.SUCCEEDED, result={"responses_created": created}
     ):

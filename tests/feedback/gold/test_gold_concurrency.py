@@ -56,9 +56,12 @@ def test_annotators_at_once_keep_the_overlap_and_never_get_a_gold_item_twice() -
         while time.monotonic() < deadline:
             lease = assignment_next(project=project, user=user)
             if lease is None:
-                if not Assignment.objects.filter(
-                    status=Assignment.Status.ACTIVE, item__is_gold=False
-                ).exists():
+                # Done when no item still short of judgements is one this annotator has not
+                # judged (one leased by others now may still need them after those submit).
+                open_to_me = Item.objects.filter(
+                    project=project, is_gold=False, judgement_count__lt=OVERLAP
+                ).exclude(judgements__annotator=user)
+                if not open_to_me.exists():
                     return
                 time.sleep(0.01)
                 continue
