@@ -1,5 +1,7 @@
 # Feedback Loop: the two commands are `make demo` and `make test` (see README.md).
 SHELL := /bin/bash
+# A pipe fails when any command in it fails (a benchmark that dies before its figure line).
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -94,7 +96,7 @@ pytest: install-dev services
 # $(SMOKE) bench/NAME.py --tiny-size-options $(FIGURES) 'text of a figure line'
 BENCH_DB ?= feedback_bench_smoke
 BENCH_PORT ?= 8790
-SMOKE = set -o pipefail; BENCH_TEMPLATE=$(BENCH_DB)_template BENCH_REDIS=$(TEST_REDIS_URL) \
+SMOKE = BENCH_TEMPLATE=$(BENCH_DB)_template BENCH_REDIS=$(TEST_REDIS_URL) \
 	CELERY_BROKER_URL=$(TEST_REDIS_URL) CACHE_URL=$(TEST_CACHE_URL) nice -n 10 $(PY)
 FIGURES = | tee -a /dev/stderr | grep >/dev/null
 bench-smoke: install-dev services
