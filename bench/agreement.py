@@ -13,7 +13,7 @@ shared cache, ``CACHE_URL``; the request reads the judgement state, the cached r
 and the gold figures). Both are medians over the runs.
 
 Run: ``.venv/bin/python bench/agreement.py`` (``--smoke``: 300 items). It makes its own
-database ``fl_d_bench_agreement`` (``BENCH_DB``) and drops it at the end.
+database ``feedback_bench_agreement`` (``BENCH_DB``) and drops it at the end.
 """
 
 import io
@@ -29,9 +29,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._data import SHARED_DATA
 from bench._db import create_database, drop_database
+from bench._pairs import ranked_rows
 
 SMOKE = "--smoke" in sys.argv
-DB = os.environ.get("BENCH_DB", "fl_d_bench_agreement")
+DB = os.environ.get("BENCH_DB", "feedback_bench_agreement")
 ITEMS = 300 if SMOKE else int(os.environ.get("BENCH_ITEMS", "10000"))
 PANDALM = SHARED_DATA / "pandalm_testset-v1.json"
 VERDICT = {0: "tie", 1: "A", 2: "B"}
@@ -151,29 +152,7 @@ def main() -> None:
         print(f"PandaLM file not found at {PANDALM}: skipped")
 
     project = Project.objects.create(name="Synthetic", slug="synthetic")
-    rng = random.Random(0)
-    rows = []
-    for n in range(ITEMS):
-        truth = list(range(4))
-        rng.shuffle(truth)
-        judgements = []
-        for k in range(3):
-            order = truth[:] if rng.random() < 0.7 else rng.sample(truth, 4)
-            groups: list[list[int]] = []
-            for r in order:
-                if groups and rng.random() < 0.2:
-                    groups[-1].append(r)
-                else:
-                    groups.append([r])
-            judgements.append({"annotator": f"ann{k}", "ranking": groups})
-        rows.append(
-            {
-                "external_id": f"s{n}",
-                "prompt": f"Question {n}?",
-                "responses": [f"answer {r}" for r in range(4)],
-                "judgements": judgements,
-            }
-        )
+    rows = ranked_rows(ITEMS, random.Random(0))
     _import(project, rows, "sim")
     cold, warm, body = _time_endpoint(client, "synthetic", runs)
     print(f"synthetic: {ITEMS} items x 3 annotators, 4 responses, ties")

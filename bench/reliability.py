@@ -23,7 +23,7 @@ fresh items whose pairs are in their true order.
 
     .venv/bin/python bench/reliability.py [--items 600] [--test-items 400] [--epochs 2]
 
-It makes its own database ``BENCH_DB`` (default ``fl_bench_reliability``) and drops it.
+It makes its own database ``BENCH_DB`` (default ``feedback_bench_reliability``) and drops it.
 """
 
 import argparse
@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._db import create_database, drop_database
 
-DB = os.environ.get("BENCH_DB", "fl_bench_reliability")
+DB = os.environ.get("BENCH_DB", "feedback_bench_reliability")
 VOCABULARY = 30
 ANSWER_WORDS = 6
 

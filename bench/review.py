@@ -7,7 +7,7 @@ page of 20 items, as an admin's browser asks for it), the queries it ran, and th
 one rejection through the API.
 
 Run: ``.venv/bin/python bench/review.py`` (``--smoke``: 300 items). It makes its own
-database ``fl_b_bench_review`` (``BENCH_DB``) and drops it at the end.
+database ``feedback_bench_review`` (``BENCH_DB``) and drops it at the end.
 """
 
 import io
@@ -22,9 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._db import create_database, drop_database
+from bench._pairs import ranked_rows
 
 SMOKE = "--smoke" in sys.argv
-DB = os.environ.get("BENCH_DB", "fl_b_bench_review")
+DB = os.environ.get("BENCH_DB", "feedback_bench_review")
 ITEMS = 300 if SMOKE else int(os.environ.get("BENCH_ITEMS", "10000"))
 
 os.environ["DATABASE_URL"] = create_database(DB)
@@ -45,37 +46,11 @@ from feedback.models import Judgement, Project  # noqa: E402
 from feedback.services.imports import items_import  # noqa: E402
 
 
-def _rows(rng: random.Random) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for n in range(ITEMS):
-        truth = list(range(4))
-        rng.shuffle(truth)
-        judgements = []
-        for k in range(3):
-            order = truth[:] if rng.random() < 0.7 else rng.sample(truth, 4)
-            groups: list[list[int]] = []
-            for r in order:
-                if groups and rng.random() < 0.2:
-                    groups[-1].append(r)
-                else:
-                    groups.append([r])
-            judgements.append({"annotator": f"ann{k}", "ranking": groups})
-        rows.append(
-            {
-                "external_id": f"s{n}",
-                "prompt": f"Question {n}?",
-                "responses": [f"answer {r} to question {n}" for r in range(4)],
-                "judgements": judgements,
-            }
-        )
-    return rows
-
-
 def main() -> None:
     call_command("migrate", verbosity=0)
     admin = User.objects.create_user("bench-admin", password="x", is_staff=True)
     project = Project.objects.create(name="Synthetic", slug="synthetic", overlap=3)
-    data = b"\n".join(json.dumps(r).encode() for r in _rows(random.Random(0)))
+    data = b"\n".join(json.dumps(r).encode() for r in ranked_rows(ITEMS, random.Random(0)))
     items_import(project=project, source=io.BytesIO(data), format="native", source_name="sim")
 
     page = Client()
