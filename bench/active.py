@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.learning import SHARED, llamafactory_pairs, oasst_pairs, split_by_prompt  # noqa: E402
+from bench._data import SHARED_DATA as SHARED  # noqa: E402
+from bench._data import llamafactory_pairs, oasst_pairs, split_by_prompt  # noqa: E402
 
 POLICIES = ("fifo", "random", "uncertainty")
 

@@ -16,7 +16,6 @@ Held-out accuracy is the share of test pairs whose chosen answer scores higher; 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import sys
@@ -27,65 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._data import SHARED_DATA
+from bench._data import SHARED_DATA, llamafactory_pairs, oasst_pairs, split_by_prompt
 from training.engine import build_tiny_model, evaluate_reward_accuracy, train
 
 SHARED = SHARED_DATA
-ROLES = {"human": "user", "gpt": "assistant", "system": "system", "prompter": "user"}
-
-
-def llamafactory_pairs(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for item in json.loads(path.read_text(encoding="utf-8")):
-        prompt = [{"role": ROLES[m["from"]], "content": m["value"]} for m in item["conversations"]]
-        rows.append(
-            {
-                "prompt": prompt,
-                "chosen": [{"role": "assistant", "content": item["chosen"]["value"]}],
-                "rejected": [{"role": "assistant", "content": item["rejected"]["value"]}],
-            }
-        )
-    return rows
-
-
-def oasst_pairs(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-
-    def walk(node: dict[str, Any], history: list[dict[str, str]]) -> None:
-        if node.get("deleted"):
-            return
-        turn = {"role": ROLES.get(node["role"], node["role"]), "content": node["text"]}
-        conversation = [*history, turn]
-        replies = [r for r in node.get("replies", []) if not r.get("deleted")]
-        ranked = sorted((r for r in replies if r.get("rank") is not None), key=lambda r: r["rank"])
-        if node["role"] == "prompter" and len(ranked) >= 2:
-            best = ranked[0]
-            for worse in ranked[1:]:
-                rows.append(
-                    {
-                        "prompt": conversation,
-                        "chosen": [{"role": "assistant", "content": best["text"]}],
-                        "rejected": [{"role": "assistant", "content": worse["text"]}],
-                    }
-                )
-        for reply in replies:
-            walk(reply, conversation)
-
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            walk(json.loads(line)["prompt"], [])
-    return rows
-
-
-def split_by_prompt(
-    rows: list[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    train_rows: list[dict[str, Any]] = []
-    test_rows: list[dict[str, Any]] = []
-    for row in rows:
-        key = hashlib.sha256(json.dumps(row["prompt"]).encode()).digest()[0]
-        (test_rows if key < 256 * 0.2 else train_rows).append(row)
-    return train_rows, test_rows
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> Path:
