@@ -81,3 +81,29 @@ def split_by_prompt(
         key = hashlib.sha256(json.dumps(row["prompt"]).encode()).digest()[0]
         (test_rows if key < 256 * 0.2 else train_rows).append(row)
     return train_rows, test_rows
+
+
+def pandalm_native_rows(path: Path) -> list[dict[str, Any]]:
+    """PandaLM's pairwise comparisons as native import rows, each with its three human
+    votes as three annotators' judgements (0 = tie, 1 = the first better, 2 = the second)."""
+    rows = []
+    for row in json.loads(path.read_text(encoding="utf-8")):
+        prompt = row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
+        first, second = row["cmp_key"].split("_", 1)
+        judgements = []
+        for n in (1, 2, 3):
+            vote = row[f"annotator{n}"]
+            ranking = [[0, 1]] if vote == 0 else [[vote - 1], [2 - vote]]
+            judgements.append({"annotator": f"annotator{n}", "ranking": ranking})
+        rows.append(
+            {
+                "external_id": f"pandalm-{row['idx']}",
+                "prompt": prompt,
+                "responses": [
+                    {"content": str(row["response1"]), "model": first},
+                    {"content": str(row["response2"]), "model": second},
+                ],
+                "judgements": judgements,
+            }
+        )
+    return rows

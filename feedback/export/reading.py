@@ -11,6 +11,7 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
@@ -140,11 +141,14 @@ def export_row_count(*, project: Project, params: ExportParams) -> int | None:
     return judgements_for_export(project=project, params=params).count()
 
 
-def item_in_test_split(external_id: str, test_fraction: float) -> bool:
-    """Stable split: the first 8 bytes of SHA-256 of the item's external id, as a fraction
-    of 2**64, fall below ``test_fraction``. The same item is always on the same side, in
-    every database that holds it."""
-    digest = hashlib.sha256(external_id.encode("utf-8")).digest()
+def item_in_test_split(messages: Any, test_fraction: float) -> bool:
+    """Stable split **by prompt**: the first 8 bytes of SHA-256 of the item's prompt (its
+    messages as canonical JSON: sorted keys, no spaces), as a fraction of 2**64, fall below
+    ``test_fraction``. Items that ask the same prompt (several rows of a source, or the same
+    prompt imported twice) land on the same side, so a held-out pair's prompt was never
+    trained on; and the same item is on the same side in every call and every database."""
+    canonical = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(canonical).digest()
     return int.from_bytes(digest[:8], "big") < test_fraction * 2**64
 
 

@@ -95,14 +95,15 @@ def _group(
     ):
         rows = list(group)
         first = rows[0]
+        messages = loads(first.messages)
         if params.split is not None:
-            in_test = item_in_test_split(first.external_id, params.test_fraction)
+            in_test = item_in_test_split(messages, params.test_fraction)
             if in_test != (params.split == "test"):
                 continue
         yield _Item(
             id=item_id,
             external_id=first.external_id,
-            messages=loads(first.messages),
+            messages=messages,
             judgements=rows,
             responses={r[0]: ResponseRow(*r) for r in loads(first.responses or "[]")},
             metadata=_json(first.item_metadata) if full else None,

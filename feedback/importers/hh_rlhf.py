@@ -17,6 +17,9 @@ Quirks of the real data, and what happens to each:
   naming the row; a preference between two equal texts teaches nothing.
 - **Transcripts that differ before the last Assistant turn** (the human turn itself
   differs): skipped with a warning; there is no shared prompt to attach both replies to.
+- **One transcript goes on after its reply** (it ends with a Human turn: two rows of the
+  published helpful-online test split): skipped with a warning; that side has no final reply
+  to compare. When *both* end so, the row is an error (next point).
 - **Transcripts that do not parse** (no leading Human turn, a turn that is neither Human
   nor Assistant, no final Assistant turn, not a string): a row error, and the import is
   refused like any other bad input; such a file is not HH-RLHF.
@@ -44,10 +47,28 @@ TURN = re.compile(r"\n\n(Human|Assistant):")
 ROLE = {"Human": "user", "Assistant": "assistant"}
 
 
+class _EndsWithHuman(RowError):
+    """A transcript whose last turn is the user's: it has no final reply."""
+
+
 def parse(row: Any) -> list[ParsedItem]:
     row = require_object(row)
-    chosen = transcript_split(require_str(require_key(row, "chosen"), "chosen"), "chosen")
-    rejected = transcript_split(require_str(require_key(row, "rejected"), "rejected"), "rejected")
+    sides: dict[str, list[dict[str, str]]] = {}
+    unanswered: list[_EndsWithHuman] = []
+    for field in ("chosen", "rejected"):
+        try:
+            sides[field] = transcript_split(require_str(require_key(row, field), field), field)
+        except _EndsWithHuman as error:
+            unanswered.append(error)
+    if len(unanswered) == 2:
+        raise unanswered[0]
+    if unanswered:
+        raise RowSkipped(
+            "ends with a Human turn (the conversation went on after the reply); "
+            "there is no final reply to compare",
+            field=unanswered[0].field,
+        )
+    chosen, rejected = sides["chosen"], sides["rejected"]
     if chosen == rejected:
         raise RowSkipped(IDENTICAL, field="chosen")
     if chosen[:-1] != rejected[:-1]:
@@ -84,7 +105,7 @@ def transcript_split(text: str, field: str) -> list[dict[str, str]]:
             'does not parse as a transcript: it must start with "\\n\\nHuman:"', field=field
         )
     if messages[-1]["role"] != "assistant" or len(messages) < 2:
-        raise RowError(
+        raise _EndsWithHuman(
             "does not parse as a transcript: it must end with an Assistant turn", field=field
         )
     return messages

@@ -292,14 +292,21 @@ def test_hh_rlhf_quirks_empty_reply_kept_identical_and_diverging_skipped(
             "chosen": "\n\nHuman: Hi\n\nAssistant: Hello.",
             "rejected": "\n\nHuman: Hey\n\nAssistant: Hello.",
         },
+        # 4: the rejected conversation goes on after its reply (ends with a Human turn), as
+        # two rows of the published helpful-online test split do: skipped, not a file error
+        {
+            "chosen": HH_PROMPT + "\n\nAssistant: Yes.",
+            "rejected": HH_PROMPT + "\n\nAssistant: No.\n\nHuman: Thanks. Anything else?",
+        },
     ]
     result = items_import(
         project=project, source=jsonl_write(tmp_path / "hh.jsonl", rows), format="hh-rlhf"
     )
-    assert (result.items_created, result.rows_skipped) == (1, 2)
-    assert [(w["row"], w["message"][:28]) for w in result.warnings] == [
-        (2, "chosen and rejected are iden"),
-        (3, "chosen and rejected differ b"),
+    assert (result.items_created, result.rows_skipped) == (1, 3)
+    assert [(w["row"], w["field"], w["message"][:28]) for w in result.warnings] == [
+        (2, "chosen", "chosen and rejected are iden"),
+        (3, "rejected", "chosen and rejected differ b"),
+        (4, "rejected", "ends with a Human turn (the "),
     ]
     assert stored(Item.objects.get(project=project))["responses"] == ["", "No."]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,18 +144,52 @@ def data_read(path: str | Path, method: str) -> DataFile:
     return DataFile(path=path, sha256=sha256, rows=rows, conversational=styles == {True})
 
 
+def prompt_key(row: dict[str, Any]) -> str:
+    """What a row answers, as text: its ``prompt``, or for rows without one (implicit
+    prompts: whole chosen and rejected conversations or transcripts) the part the two share
+    before their last assistant turn. Rows with the same key answer the same prompt."""
+    if "prompt" in row:
+        return json.dumps(row["prompt"], sort_keys=True, ensure_ascii=False)
+    chosen, rejected = row.get("chosen"), row.get("rejected", row.get("completion"))
+    if isinstance(chosen, list):
+        return json.dumps(chosen[:-1], sort_keys=True, ensure_ascii=False)
+    if isinstance(chosen, str) and isinstance(rejected, str):
+        shared = os.path.commonprefix([chosen, rejected])
+        cut = shared.rfind("Assistant:")
+        return shared[: cut if cut >= 0 else len(shared)]
+    return json.dumps(chosen, sort_keys=True, ensure_ascii=False)
+
+
 def data_split(
     rows: list[dict[str, Any]], *, eval_fraction: float, seed: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Shuffle with `seed` and hold out `eval_fraction` of the rows (at least one, leaving one)."""
+    """Hold out about ``eval_fraction`` of the rows **by prompt**: every row of a held-out
+    prompt is held out, so the held-out accuracy is measured on prompts the model never saw
+    (several pairs of one ranked item share their prompt; a split by row would leak them).
+    The prompts are shuffled with ``seed`` and taken until the held-out rows reach the
+    fraction (at least one prompt, leaving at least one). With a single prompt in the file
+    the rows themselves are split, as there is nothing else to hold out."""
     if eval_fraction <= 0 or len(rows) < 2:
         return list(rows), []
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    n_eval = min(len(rows) - 1, max(1, round(len(rows) * eval_fraction)))
-    held = set(order[:n_eval])
-    train = [rows[i] for i in range(len(rows)) if i not in held]
-    evaluation = [rows[i] for i in range(len(rows)) if i in held]
+    keys = [prompt_key(row) for row in rows]
+    groups = list(dict.fromkeys(keys))
+    if len(groups) < 2:
+        keys = [str(i) for i in range(len(rows))]
+        groups = keys[:]
+    random.Random(seed).shuffle(groups)
+    target = max(1, round(len(rows) * eval_fraction))
+    sizes: dict[str, int] = {}
+    for key in keys:
+        sizes[key] = sizes.get(key, 0) + 1
+    held: set[str] = set()
+    count = 0
+    for key in groups[:-1]:  # the last prompt always trains
+        if count >= target:
+            break
+        held.add(key)
+        count += sizes[key]
+    train = [row for row, key in zip(rows, keys, strict=True) if key not in held]
+    evaluation = [row for row, key in zip(rows, keys, strict=True) if key in held]
     return train, evaluation
 
 

@@ -82,7 +82,7 @@ def train(
     )
     run.log(
         f"training {method} from {base} on {data_file.path.name} "
-        f"({len(train_rows)} train / {len(eval_rows)} held-out rows) into {out}"
+        f"({len(train_rows)} train / {len(eval_rows)} held-out rows by prompt) into {out}"
     )
     module_name, entry = spec.entry.rsplit(".", 1)
     module = importlib.import_module(f"training.engine.methods.{module_name}")

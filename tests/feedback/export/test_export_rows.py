@@ -193,6 +193,24 @@ def test_split_puts_each_item_on_one_side_and_repeats_exactly(
     assert rows(project, format="trl", split="test", test_fraction="0.25") == test
 
 
+def test_split_is_by_prompt_so_items_asking_the_same_prompt_share_a_side(
+    project: Project, annotators: list[User], make_item: MakeItem, judge: JudgeFn
+) -> None:
+    # three items per prompt, as rows of one real source often are (HH-RLHF's rejection
+    # sampling pairs several answers to one conversation): never split across the sides
+    for n in range(20):
+        for copy in range(3):
+            item, (a, b) = make_item(f"item-{n}-{copy}", f"prompt {n}", [f"good {copy}", "bad"])
+            judge(item, annotators[0], [[a], [b]])
+
+    train = rows(project, format="trl", split="train", test_fraction="0.3")
+    test = rows(project, format="trl", split="test", test_fraction="0.3")
+
+    assert {r["prompt"] for r in train}.isdisjoint({r["prompt"] for r in test})
+    assert len(train) + len(test) == 60
+    assert test and len(test) % 3 == 0
+
+
 def test_kto_labels_come_from_ratings_when_there_are_some_else_from_pairs(
     project: Project, annotators: list[User], make_item: MakeItem, judge: JudgeFn
 ) -> None:
