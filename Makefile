@@ -111,7 +111,7 @@ bench-smoke: install-dev services
 	DATABASE_URL=$$($(PY) -m bench._db create $(BENCH_DB)_template) $(PY) manage.py migrate --noinput -v0
 	$(SMOKE) bench/train.py --pairs 8 --repeats 1 --methods reward $(FIGURES) 'pairs/s'
 	$(SMOKE) bench/train.py --processes 2 --pairs 16 --repeats 1 $(FIGURES) 'pairs/s'
-	$(SMOKE) bench/learning.py --epochs 1 --max-pairs 16 $(FIGURES) -E 'held-out accuracy|nothing to measure'
+	BENCH_DB=$(BENCH_DB)_learning $(SMOKE) bench/learning.py --smoke $(FIGURES) -E 'test accuracy|nothing to measure'
 	$(SMOKE) bench/gpu_dpo.py --steps 1 --batch 2 --length 64 $(FIGURES) -E 'tokens/s|no CUDA'
 	$(SMOKE) bench/cpu_precision.py --tiny --steps 2 --batch 2 --length 64 \
 		--variants fp32-full bf16-lora $(FIGURES) 'pairs/s'
