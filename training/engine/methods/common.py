@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from training.engine.config import GenerateConfig
+from training.engine.data import prompt_messages
 from training.engine.errors import ModelNotFoundError
+from training.engine.formatting import format_of_model, score_completions
+from training.engine.generate import sample
 
 
 def tokenizer_load(name: str) -> Any:
@@ -75,11 +79,6 @@ def heldout_reward(
     formatted as the reward model at `reward_path` was trained (its card)."""
     if not rows:
         return {}
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.config import GenerateConfig
-    from training.engine.data import prompt_messages
-    from training.engine.formatting import format_of_model, score_completions
-    from training.engine.generate import sample
 
     prompts = [prompt_messages(row["prompt"]) for row in rows]
     was_training = policy.training

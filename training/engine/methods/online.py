@@ -21,8 +21,7 @@ from training.engine.config import GRPOConfig, RLOOConfig, _OnlineConfig
 from training.engine.data import prompt_messages
 from training.engine.errors import DataError
 from training.engine.fast_generate import vllm_args
-from training.engine.formatting import PairFormat, format_of_model, score_completions
-from training.engine.generate import chat_text
+from training.engine.formatting import PairFormat, chat_text, format_of_model, score_completions
 from training.engine.methods import MethodResult
 from training.engine.methods.common import (
     causal_lm_load,

@@ -15,7 +15,7 @@ from typing import Any, cast
 from training.engine.config import PPOConfig
 from training.engine.data import prompt_messages
 from training.engine.errors import DataError
-from training.engine.generate import chat_text
+from training.engine.formatting import chat_text
 from training.engine.methods import MethodResult
 from training.engine.methods.common import (
     causal_lm_load,
