@@ -37,7 +37,7 @@ def causal_lm_load(name: str, tokenizer: Any) -> Any:
     return model
 
 
-def score_model_load(name: str, tokenizer: Any) -> Any:
+def score_model_load(name: str, tokenizer: Any, *, what: str = "a reward model") -> Any:
     """A sequence classifier with one output: a reward model (or a value model for PPO)."""
     # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
@@ -48,7 +48,7 @@ def score_model_load(name: str, tokenizer: Any) -> Any:
             name, num_labels=1, dtype=torch.float32
         )
     except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"cannot load a reward model from {name}: {exc}") from None
+        raise ModelNotFoundError(f"cannot load {what} from {name}: {exc}") from None
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
