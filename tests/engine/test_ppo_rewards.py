@@ -157,20 +157,23 @@ def test_a_prompt_that_begins_another_is_told_apart_by_the_batch() -> None:
     assert rollouts_split(index, rows[1:], masks[1:]) == [("long", [3, 3])]
 
 
-def test_ppo_refuses_an_encoder_as_its_policy_before_training(
-    tiny_bert: Path, reward_model: Path, tmp_path: Path
+@pytest.mark.parametrize("method", ["ppo", "grpo", "rloo"])
+def test_online_methods_refuse_an_encoder_as_their_policy_before_training(
+    method: str, tiny_bert: Path, reward_model: Path, tmp_path: Path
 ) -> None:
     data = write_jsonl(
         tmp_path / "prompts.jsonl", [{"prompt": r["prompt"]} for r in preference_rows(8)]
     )
 
+    online = {**FAST, "max_steps": 2, "num_generations": 2, "max_completion_length": 6}
+
     with pytest.raises(ConfigError) as caught:
         train(
-            "ppo",
+            method,
             data=data,
             base=str(tiny_bert),
             out=tmp_path / "run",
-            config=PPO_FAST,
+            config=PPO_FAST if method == "ppo" else online,
             reward_model=str(reward_model),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.engine.errors import ModelNotFoundError
+from training.engine.errors import ConfigError, ModelNotFoundError
 
 
 def tokenizer_load(name: str) -> Any:
@@ -19,6 +19,18 @@ def tokenizer_load(name: str) -> Any:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def policy_check(base: str, tokenizer: Any, method: str) -> None:
+    """An online method's policy samples answers and stops at its end token: a base without one
+    (an encoder such as BERT) is refused before any model is loaded, naming the field."""
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(
+            f"{base} has no end-of-sequence token, so it cannot be the policy {method} trains (a "
+            "causal LM that ends its answers with one); an encoder such as BERT can be the "
+            "reward model, not the policy",
+            field="base",
+        )
 
 
 def causal_lm_load(name: str, tokenizer: Any) -> Any:

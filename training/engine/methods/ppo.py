@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from training.engine.config import PPOConfig
 from training.engine.data import prompt_messages
-from training.engine.errors import ConfigError, DataError
+from training.engine.errors import DataError
 from training.engine.formatting import CAUSAL, format_of_model
 from training.engine.generate import chat_text
 from training.engine.methods import MethodResult
@@ -27,6 +27,7 @@ from training.engine.methods.common import (
     causal_lm_load,
     dataset,
     heldout_reward,
+    policy_check,
     score_model_load,
     tokenizer_load,
 )
@@ -48,16 +49,6 @@ def _tokenized_prompts(
     return kept
 
 
-def _policy_check(run: Run, tokenizer: Any) -> None:
-    if tokenizer.eos_token_id is None:
-        raise ConfigError(
-            f"{run.base} has no end-of-sequence token, so it cannot be PPO's policy (a causal "
-            "LM that ends its answers with one); an encoder such as BERT can be the reward "
-            "model, not the policy",
-            field="base",
-        )
-
-
 def _value_model(run: Run, tokenizer: Any, reward_tokenizer: Any, reward_kind: str) -> Any:
     """The value model, which reads the policy's token ids (see the module's docstring)."""
     assert run.reward_model is not None
@@ -77,7 +68,7 @@ def ppo_train(run: Run) -> MethodResult:
     assert run.reward_model is not None
     tokenizer = tokenizer_load(run.base)
     tokenizer.padding_side = "left"
-    _policy_check(run, tokenizer)
+    policy_check(run.base, tokenizer, run.method)
     train_rows = _tokenized_prompts(run, tokenizer, run.train_rows)
     dropped = {
         "train": len(run.train_rows) - len(train_rows),
