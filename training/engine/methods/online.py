@@ -27,6 +27,7 @@ from training.engine.methods.common import (
     causal_lm_load,
     dataset,
     heldout_reward,
+    policy_check,
     score_model_load,
     tokenizer_load,
 )
@@ -61,6 +62,7 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
     config = cast(_OnlineConfig, run.config)
     tokenizer = tokenizer_load(run.base)
     tokenizer.padding_side = "left"
+    policy_check(run.base, tokenizer, run.method)
     train_rows = prompts_within(run, tokenizer, run.train_rows)
     eval_rows = prompts_within(run, tokenizer, run.eval_rows)
     dropped = {
