@@ -187,6 +187,12 @@ def choose_base(name: str, scratch: Path) -> str | None:
     return name
 
 
+def base_label(name: str) -> str:
+    return {"": "all-MiniLM-L6-v2", "minilm": "all-MiniLM-L6-v2", "tiny": "the tiny model"}.get(
+        name, name
+    )
+
+
 def run_policy(
     policy: str, seed: int, pool: list[dict[str, Any]], args: argparse.Namespace, base: str,
     test_file: Path,
@@ -302,7 +308,7 @@ def measure(args: argparse.Namespace, base: str, scratch: Path, started: float) 
         pool = random.Random(0).sample(pool, min(args.pool, len(pool)))
     print(
         f"{len(rows)} real pairs: a pool of {len(pool)} to label, {len(test_rows)} held out "
-        f"(by prompt); base {Path(base).name}; {args.labels} labels per policy, a reward job "
+        f"(by prompt); base {base_label(args.base)}; {args.labels} labels per policy, a reward job "
         f"every {args.every} ({args.epochs:g} epochs, lr {args.lr:g}, max_length "
         f"{args.max_length}), {args.seeds} seed(s); through the product; shared 2-core machine",
         flush=True,
