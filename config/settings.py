@@ -295,6 +295,9 @@ SPECTACULAR_SETTINGS = {
         "RetrainRunStatusEnum": "training.models.RetrainRun.Status",
         "RetrainRunStageEnum": "training.models.RetrainRun.Stage",
         "SnapshotStatusEnum": "training.models.DatasetSnapshot.Status",
+        # Two inputs have a "format": the export's and the import's.
+        "ExportFormatEnum": "feedback.export.params.FORMATS",
+        "FormatEnum": "feedback.services.imports.IMPORT_FORMATS",
     },
 }
 

@@ -1,12 +1,12 @@
-"""Django's Redis cache, with one client per connection pool, and reads and writes that
-fail open.
+"""A Redis cache backend on redis-py's public API (Django's ``BaseCache``, as Django documents
+for custom backends), with one client per server, and reads and writes that fail open.
 
-- ``django.core.cache.backends.redis.RedisCacheClient.get_client`` builds a new
-  ``redis.Redis`` for every cache operation, and building one (its table of response
-  callbacks) cost more than the round trip to Redis on the annotators' hot path (a
-  session read and a rendered-Markdown lookup per request). A ``redis.Redis`` over a
-  connection pool is safe to share between threads, and the pool reconnects after a
-  fork, so one is kept per pool.
+- Django's own Redis cache builds a new ``redis.Redis`` for every cache operation, and
+  building one (its table of response callbacks) cost more than the round trip to Redis on
+  the annotators' hot path (a session read and a rendered-Markdown lookup per request); it
+  has no public way to keep one. A ``redis.Redis`` over a connection pool is safe to share
+  between threads, and the pool reconnects after a fork, so one is kept per server. Values
+  are stored as Django's Redis cache stores them (integers raw, the rest pickled).
 - Everything kept in this cache also lives elsewhere (sessions in the database, through
   ``cached_db``; rendered Markdown can be rendered again), so a Redis that cannot be
   reached turns reads into misses and writes into no-ops, with a warning, instead of
@@ -24,14 +24,18 @@ leaderboard): computed once per state of what they are computed from.
 """
 
 import logging
+import pickle
+import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import redis
 from django.core.cache import cache
-from django.core.cache.backends import redis as django_redis
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -99,31 +103,66 @@ class CircuitBreaker:
         return time.monotonic() < self._open_until
 
 
-class RedisCacheClient(django_redis.RedisCacheClient):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, Any] = {}
+class RedisServers:
+    """One ``redis.Redis`` per server, made on first use and shared by every call and
+    thread (each over its own connection pool, which reconnects after a fork). Writes go to
+    the first server; reads to one of the others where there are more (as Django's does)."""
 
-    # django-stubs does not declare the private helpers used here (Django 5.2 has them).
-    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
+    def __init__(self, servers: list[str], options: dict[str, Any]) -> None:
+        if not servers or not all(servers):
+            raise ImproperlyConfigured("The Redis cache's LOCATION names no server.")
+        self.servers = servers
+        self.options = options
+        self._clients: dict[int, redis.Redis] = {}
+        self._lock = threading.Lock()
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
+        """The client for ``key`` (every key lives on every server: ``key`` is unused)."""
+        index = 0 if write or len(self.servers) == 1 else random.randint(1, len(self.servers) - 1)
         client = self._clients.get(index)
         if client is None:
-            pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
-            client = self._client(connection_pool=pool)  # type: ignore[attr-defined]
-            self._clients[index] = client
+            with self._lock:
+                client = self._clients.get(index)
+                if client is None:
+                    pool = redis.ConnectionPool.from_url(self.servers[index], **self.options)
+                    client = self._clients[index] = redis.Redis(connection_pool=pool)
         return client
 
 
-class RedisCache(django_redis.RedisCache):
-    def __init__(self, server: str, params: dict[str, Any]) -> None:
+def _dumps(value: Any) -> Any:
+    # Integers are kept as Redis integers (so INCRBY works on them); the rest is pickled.
+    # type() rather than isinstance(): a bool is pickled, as Django's Redis cache does.
+    if type(value) is int:
+        return value
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(data: Any) -> Any:
+    try:
+        return int(data)
+    except ValueError:
+        return pickle.loads(data)  # only what _dumps wrote: this cache is ours alone
+
+
+class RedisCache(BaseCache):
+    """A Django cache backend over redis-py's public API, stored as Django's own Redis
+    cache stores it (keys made by ``make_and_validate_key``, integers raw, the rest pickled).
+
+    ``OPTIONS`` go to ``redis.ConnectionPool.from_url`` (``socket_timeout``,
+    ``socket_connect_timeout``, ``db``...), except ``breaker_seconds`` (the breaker's period).
+    """
+
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
+        super().__init__(params)
+        servers = re.split("[;,]", server) if isinstance(server, str) else list(server)
         options = dict(params.get("OPTIONS") or {})
         breaker_seconds = float(options.pop("breaker_seconds", DEFAULT_BREAKER_SECONDS))
-        super().__init__(server, {**params, "OPTIONS": options})
-        self._class = RedisCacheClient
+        self._cache = RedisServers(servers, options)
         self.breaker = CircuitBreaker(breaker_seconds)
 
-    def _call(self, operation: str, call: Any, fallback: Any, *, raises: bool = False) -> Any:
+    def _call(
+        self, operation: str, call: Callable[[], Any], fallback: Any, *, raises: bool = False
+    ) -> Any:
         if not self.breaker.allow():
             if raises:
                 raise CacheUnreachable("the cache failed a moment ago; not calling it yet")
@@ -139,52 +178,130 @@ class RedisCache(django_redis.RedisCache):
         self.breaker.succeeded()
         return result
 
+    def _client(self, *, write: bool = False) -> redis.Redis:
+        return self._cache.get_client(write=write)
+
+    def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> int | None:
+        """Seconds to keep a key: None keeps it for ever, 0 or less deletes it."""
+        if timeout == DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        return None if timeout is None else max(0, int(timeout))
+
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self._call(
-            "read", lambda: super(RedisCache, self).get(key, default, version), default
-        )
+        key = self.make_and_validate_key(key, version=version)
+
+        def read() -> Any:
+            value = self._client().get(key)
+            return default if value is None else _loads(value)
+
+        return self._call("read", read, default)
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
-        return self._call("read", lambda: super(RedisCache, self).get_many(keys, version), {})
+        names = {self.make_and_validate_key(key, version=version): key for key in keys}
+        if not names:
+            return {}
+
+        def read() -> dict[Any, Any]:
+            values = self._client().mget(list(names))
+            return {
+                names[name]: _loads(value)
+                for name, value in zip(names, values, strict=True)
+                if value is not None
+            }
+
+        return self._call("read", read, {})
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._call("read", lambda: super(RedisCache, self).has_key(key, version), False)
+        key = self.make_and_validate_key(key, version=version)
+        return self._call("read", lambda: bool(self._client().exists(key)), False)
 
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
-        self._call("write", lambda: super(RedisCache, self).set(key, value, timeout, version), None)
+        key = self.make_and_validate_key(key, version=version)
+        seconds = self.get_backend_timeout(timeout)
+
+        def write() -> None:
+            if seconds == 0:
+                self._client(write=True).delete(key)
+            else:
+                self._client(write=True).set(key, _dumps(value), ex=seconds)
+
+        self._call("write", write, None)
 
     def add(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
-        return self._call(
-            "write", lambda: super(RedisCache, self).add(key, value, timeout, version), False
-        )
+        key = self.make_and_validate_key(key, version=version)
+        seconds = self.get_backend_timeout(timeout)
+
+        def write() -> bool:
+            client = self._client(write=True)
+            if seconds == 0:  # added and expired at once: only say whether it would be
+                added = bool(client.set(key, _dumps(value), nx=True))
+                if added:
+                    client.delete(key)
+                return added
+            return bool(client.set(key, _dumps(value), ex=seconds, nx=True))
+
+        return self._call("write", write, False)
 
     def set_many(
         self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        return self._call(
-            "write", lambda: super(RedisCache, self).set_many(data, timeout, version), list(data)
-        )
+        if not data:
+            return []
+        safe = {self.make_and_validate_key(key, version=version): v for key, v in data.items()}
+        seconds = self.get_backend_timeout(timeout)
+
+        def write() -> list[Any]:
+            client = self._client(write=True)
+            if seconds == 0:
+                client.delete(*safe)
+                return []
+            pipeline = client.pipeline()
+            pipeline.mset({name: _dumps(value) for name, value in safe.items()})
+            if seconds is not None:  # MSET takes no expiry: one EXPIRE per key
+                for name in safe:
+                    pipeline.expire(name, seconds)
+            pipeline.execute()
+            return []
+
+        return self._call("write", write, list(data))
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._call(
-            "write", lambda: super(RedisCache, self).touch(key, timeout, version), False
-        )
+        key = self.make_and_validate_key(key, version=version)
+        seconds = self.get_backend_timeout(timeout)
+
+        def write() -> bool:
+            client = self._client(write=True)
+            if seconds is None:
+                return bool(client.persist(key))
+            return bool(client.expire(key, seconds))
+
+        return self._call("write", write, False)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
+        key = self.make_and_validate_key(key, version=version)
         return self._call(
-            "delete", lambda: super(RedisCache, self).delete(key, version), False, raises=True
+            "delete", lambda: bool(self._client(write=True).delete(key)), False, raises=True
         )
 
     def delete_many(self, keys: Any, version: int | None = None) -> None:
-        self._call(
-            "delete", lambda: super(RedisCache, self).delete_many(keys, version), None, raises=True
-        )
+        names = [self.make_and_validate_key(key, version=version) for key in keys]
+        if names:
+            self._call("delete", lambda: self._client(write=True).delete(*names), None, raises=True)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return self._call(
-            "write", lambda: super(RedisCache, self).incr(key, delta, version), 0, raises=True
-        )
+        key = self.make_and_validate_key(key, version=version)
+
+        def write() -> int:
+            client = self._client(write=True)
+            if not client.exists(key):
+                raise ValueError(f"Key {key!r} not found.")
+            return int(client.incr(key, delta))
+
+        return self._call("write", write, 0, raises=True)
+
+    def clear(self) -> None:
+        self._call("delete", lambda: self._client(write=True).flushdb(), None, raises=True)

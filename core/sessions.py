@@ -15,8 +15,10 @@ import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.core.cache import caches
 
 from core.cache import UNREACHABLE
 from core.models import CacheDeletePending
@@ -61,7 +63,8 @@ class SessionStore(cached_db.SessionStore):
 
     @property
     def cache(self) -> Any:
-        return self._cache  # type: ignore[attr-defined]  # set by cached_db, undeclared
+        """The sessions' cache (the one ``cached_db`` reads, by its public setting)."""
+        return caches[settings.SESSION_CACHE_ALIAS]
 
     def load(self) -> dict[str, Any]:
         key = self.session_key

@@ -1,5 +1,6 @@
 """The feedback data model: projects, their members, items (prompts), candidate
-responses, annotators' judgements and the leases that hand items out.
+responses, annotators' judgements and the leases that hand items out (import jobs and
+the review history are in ``import_models`` and ``review_models``, re-exported here).
 
 Rules that the database can hold are database constraints, so they hold even when
 the code has a bug; the rest (a ranking names every shown response exactly once, and
@@ -13,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import TimeStampedModel
+from feedback.import_models import ImportJob as ImportJob  # registered with the app
 from feedback.review_models import ReviewAction as ReviewAction  # registered with the app
 
 
@@ -363,43 +365,3 @@ class Assignment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"lease of item {self.item_id} to {self.annotator_id} ({self.status})"
-
-
-class ImportJob(TimeStampedModel):
-    """A file import run in the background (``feedback.services.import_jobs``): the
-    uploaded file waits under ``FEEDBACK_IMPORT_DIR`` until a worker imports it; the row
-    carries its progress, its result or its row errors."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED)
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    format = models.CharField(max_length=16)
-    source_name = models.CharField(max_length=100, blank=True)
-    filename = models.CharField(max_length=255, blank=True)
-    file_path = models.CharField(max_length=500, blank=True, help_text="Under the import dir.")
-    file_bytes = models.BigIntegerField(default=0)
-    bytes_read = models.BigIntegerField(default=0)
-    rows_read = models.BigIntegerField(default=0)
-    result = models.JSONField(null=True, blank=True)
-    errors = models.JSONField(default=list, blank=True)
-    error_count = models.PositiveIntegerField(default=0)
-    message = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["project", "-id"], name="importjob_project_newest")]
-
-    def __str__(self) -> str:
-        return f"import {self.pk} into {self.project_id} ({self.status})"

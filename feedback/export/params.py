@@ -1,14 +1,18 @@
 """Export parameters: one typed value object, parsed from query strings or JSON bodies.
 
+``ExportParams`` is the one definition: each field carries a ``ParamSpec`` (kind, help,
+choices, bounds), and the parser, the OpenAPI schema of the export and of the snapshot API
+(``feedback/api/export_schema.py``) and the job form all read ``PARAMS``, made from it.
+
 ``export_params_parse`` is the only way in; every bad value raises
 ``core.errors.ValidationError`` whose ``details`` name the field and the reason, so the API
 answers 400 with ``{"error": {"details": {"<field>": ["<reason>"]}}}``.
 """
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -26,52 +30,151 @@ PAIR_COLUMN_FORMATS = ("trl", "trl-conversational", "trl-implicit")
 SOURCES = ("human", "imported")
 SPLITS = ("train", "test")
 
-# Every parameter an export accepts, with its default as it would appear in a query string.
-PARAM_DEFAULTS: dict[str, str] = {
-    "format": "trl",
-    "pairs": "all",
-    "ties": "skip",
-    "margin": "",
-    "aggregate": "none",
-    "weight": "",
-    "min_reliability": "",
-    "min_agreement": "",
-    "min_judgements": "",
-    "since": "",
-    "until": "",
-    "annotator": "",
-    "source": "",
-    "exclude_flagged": "false",
-    "split": "",
-    "test_fraction": "0.1",
-    "include_gold": "false",
-}
-
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+Kind = Literal["choice", "number", "whole", "moment", "text", "flag"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """How one export parameter is read.
+
+    ``choice``: one of ``choices``; ``number``/``whole``: a float/an int in ``[low, high]``;
+    ``moment``: an ISO 8601 date or date-time; ``text``: at most ``max_length`` characters
+    (``too_long`` is the reason otherwise); ``flag``: true or false. ``name`` and
+    ``default`` (``None`` when unset) come from the ``ExportParams`` field it belongs to.
+    """
+
+    kind: Kind
+    help: str
+    choices: tuple[str, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
+    max_length: int = 0
+    too_long: str = ""
+    name: str = ""
+    default: Any = None
 
 
 @dataclass(frozen=True)
 class ExportParams:
-    """What to export and how. See ``feedback/export/README.md`` for each field."""
+    """What to export and how: the one definition of the export's parameters, each field's
+    ``ParamSpec`` in its metadata. See ``feedback/export/README.md`` for each field."""
 
-    format: str = "trl"
-    pairs: str = "all"
-    ties: str = "skip"
-    margin: str | None = None
-    aggregate: str = "none"
-    weight: str | None = None
-    min_reliability: float | None = None
-    min_agreement: float | None = None
-    min_judgements: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    annotator: str | None = None
-    source: str | None = None
-    exclude_flagged: bool = False
-    split: str | None = None
-    test_fraction: float = 0.1
-    include_gold: bool = False  # gold items' judgements too (left out by default)
+    format: str = field(
+        default="trl", metadata={"spec": ParamSpec("choice", "Row shape.", choices=FORMATS)}
+    )
+    pairs: str = field(
+        default="all",
+        metadata={"spec": ParamSpec("choice", "How a ranking becomes pairs.", choices=PAIR_MODES)},
+    )
+    ties: str = field(
+        default="skip",
+        metadata={
+            "spec": ParamSpec(
+                "choice",
+                "Tied responses: no pair (skip) or a pair with margin 0.",
+                choices=TIE_MODES,
+            )
+        },
+    )
+    margin: str | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec(
+                "choice", "Add a margin column for RewardTrainer.", choices=MARGIN_MODES
+            )
+        },
+    )
+    aggregate: str = field(
+        default="none",
+        metadata={
+            "spec": ParamSpec(
+                "choice",
+                "none: rows per judgement; consensus: per item (Copeland); weighted-consensus: "
+                "Copeland with each judgement counted by its annotator's reliability.",
+                choices=AGGREGATES,
+            )
+        },
+    )
+    weight: str | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec(
+                "choice",
+                "Add a weight column (TRL pair formats): the annotator's Dawid-Skene "
+                "reliability, or a consensus pair's reliability-weighted support.",
+                choices=WEIGHTS,
+            )
+        },
+    )
+    min_reliability: float | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec(
+                "number",
+                "0 to 1: leave out the judgements of annotators less reliable.",
+                low=0.0,
+                high=1.0,
+            )
+        },
+    )
+    min_agreement: float | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec(
+                "number", "0 to 1: leave out items whose annotators agree less.", low=0.0, high=1.0
+            )
+        },
+    )
+    min_judgements: int | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec(
+                "whole", "Leave out items with fewer rankable judgements.", low=1, high=1_000_000
+            )
+        },
+    )
+    since: datetime | None = field(
+        default=None,
+        metadata={"spec": ParamSpec("moment", "Judgements made at or after (ISO 8601).")},
+    )
+    until: datetime | None = field(
+        default=None, metadata={"spec": ParamSpec("moment", "Judgements made before (ISO 8601).")}
+    )
+    annotator: str | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec(
+                "text",
+                "A user id or username.",
+                max_length=150,
+                too_long="must be a user id or a username of at most 150 characters",
+            )
+        },
+    )
+    source: str | None = field(
+        default=None, metadata={"spec": ParamSpec("choice", "Judgement source.", choices=SOURCES)}
+    )
+    exclude_flagged: bool = field(
+        default=False,
+        metadata={"spec": ParamSpec("flag", "Leave out flagged and unrankable judgements.")},
+    )
+    split: str | None = field(
+        default=None,
+        metadata={
+            "spec": ParamSpec("choice", "Stable split by a hash of the item.", choices=SPLITS)
+        },
+    )
+    test_fraction: float = field(
+        default=0.1,
+        metadata={"spec": ParamSpec("number", "0 to 1, with split.", low=0.0, high=1.0)},
+    )
+    include_gold: bool = field(
+        default=False,
+        metadata={"spec": ParamSpec("flag", "Gold items' judgements too (left out by default).")},
+    )
 
     @property
     def needs_item_stats(self) -> bool:
@@ -204,6 +307,34 @@ def _datetime(data: Mapping[str, object], field: str) -> datetime | None:
     return moment_check(moment, field)
 
 
+def _read(data: Mapping[str, object], spec: ParamSpec) -> Any:
+    """One parameter's value as its spec reads it (``None`` when not given)."""
+    name = spec.name
+    if spec.kind == "choice":
+        return _choice(data, name, spec.choices)
+    if spec.kind == "number":
+        return _float(data, name, spec.low, spec.high)
+    if spec.kind == "whole":
+        return _int(data, name, int(spec.low), int(spec.high))
+    if spec.kind == "moment":
+        return _datetime(data, name)
+    if spec.kind == "flag":
+        return _bool(data, name)
+    text = _text(data, name) or None
+    if text is not None and len(text) > spec.max_length:
+        raise _fail(name, spec.too_long or f"must be at most {spec.max_length} characters")
+    return text
+
+
+# Every parameter, in the order of ``ExportParams``, with its name and default filled in.
+PARAMS: tuple[ParamSpec, ...] = tuple(
+    replace(f.metadata["spec"], name=f.name, default=f.default) for f in fields(ExportParams)
+)
+PARAMS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMS}
+# Every parameter's default as it would appear in a query string.
+PARAM_DEFAULTS: dict[str, str] = {
+    spec.name: "" if spec.default is None else _format_value(spec.default) for spec in PARAMS
+}
 KNOWN_FIELDS = frozenset(PARAM_DEFAULTS)
 
 
@@ -221,56 +352,23 @@ def export_params_parse(
             f"Unknown export parameter {unknown[0]!r}.",
             details={name[:100]: ["is not an export parameter"] for name in unknown[:20]},
         )
-    fmt = _choice(data, "format", FORMATS) or "trl"
-    pairs = _choice(data, "pairs", PAIR_MODES) or "all"
-    ties = _choice(data, "ties", TIE_MODES) or "skip"
-    margin = _choice(data, "margin", MARGIN_MODES)
-    aggregate = _choice(data, "aggregate", AGGREGATES) or "none"
-    weight = _choice(data, "weight", WEIGHTS)
-    min_reliability = _float(data, "min_reliability", 0.0, 1.0)
-    min_agreement = _float(data, "min_agreement", 0.0, 1.0)
-    min_judgements = _int(data, "min_judgements", 1, 1_000_000)
-    since = _datetime(data, "since")
-    until = _datetime(data, "until")
+    values: dict[str, Any] = {}
+    for spec in PARAMS:  # in the order of the fields, so the first bad one is named
+        value = _read(data, spec)
+        values[spec.name] = spec.default if value is None else value
+    fmt, ties, margin = values["format"], values["ties"], values["margin"]
+    since, until = values["since"], values["until"]
     if since and until and until <= since:
         raise _fail("until", "must be later than since")
-    annotator = _text(data, "annotator") or None
-    if annotator is not None and len(annotator) > 150:
-        raise _fail("annotator", "must be a user id or a username of at most 150 characters")
-    source = _choice(data, "source", SOURCES)
-    exclude_flagged = _bool(data, "exclude_flagged")
-    split = _choice(data, "split", SPLITS)
-    test_fraction = _float(data, "test_fraction", 0.0, 1.0)
-    if test_fraction is None:
-        test_fraction = 0.1
-    include_gold = _bool(data, "include_gold")
-    if split is None and _text(data, "test_fraction"):
+    if values["split"] is None and _text(data, "test_fraction"):
         raise _fail("test_fraction", "only applies together with split=train or split=test")
     if fmt in ("kto", "hh-rlhf") and ties == "margin0":
         raise _fail("ties", f"the {fmt} format cannot express a tie (it has no margin)")
     if fmt not in PAIR_COLUMN_FORMATS and margin is not None:
         raise _fail("margin", f"the {fmt} format has no margin column")
-    if fmt not in PAIR_COLUMN_FORMATS and weight is not None:
+    if fmt not in PAIR_COLUMN_FORMATS and values["weight"] is not None:
         raise _fail("weight", f"the {fmt} format has no weight column")
     if ties == "margin0" and margin is None:
         # A tie is only useful to a reward model as a pair with margin 0.
-        margin = "rank-distance"
-    return ExportParams(
-        format=fmt,
-        pairs=pairs,
-        ties=ties,
-        margin=margin,
-        aggregate=aggregate,
-        weight=weight,
-        min_reliability=min_reliability,
-        min_agreement=min_agreement,
-        min_judgements=min_judgements,
-        since=since,
-        until=until,
-        annotator=annotator,
-        source=source,
-        exclude_flagged=exclude_flagged,
-        split=split,
-        test_fraction=test_fraction,
-        include_gold=include_gold,
-    )
+        values["margin"] = "rank-distance"
+    return ExportParams(**values)

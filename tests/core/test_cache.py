@@ -78,3 +78,36 @@ def test_pages_still_work_with_sessions_in_an_unreachable_cache() -> None:
         assert logged_in.status_code == 302
         home = client.get("/")
         assert home.status_code == 200 and home.context["user"] == user
+
+
+def test_values_are_stored_as_djangos_own_redis_cache_stores_them(
+    redis_cache: RedisCache,
+) -> None:
+    """Either backend reads what the other wrote (a deploy that switches keeps the cache),
+    and an integer stays a Redis integer that INCR works on."""
+    named = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": settings.CACHES["default"]["LOCATION"],
+        "KEY_PREFIX": "t",
+    }
+    with override_settings(CACHES={**settings.CACHES, "django": named}):
+        django_cache = caches["django"]
+        redis_cache.set_many({"a": {"x": [1, 2]}, "n": 41})
+        django_cache.set("b", ("t", True))
+        assert django_cache.get_many(["a", "n"]) == {"a": {"x": [1, 2]}, "n": 41}
+        assert redis_cache.get("b") == ("t", True)
+        assert django_cache.incr("n") == 42 and redis_cache.incr("n") == 43
+
+
+def test_timeouts_keep_expire_or_delete_as_djangos_cache_does(redis_cache: RedisCache) -> None:
+    client = redis_cache._cache.get_client(write=True)
+    redis_cache.set("a", "kept", timeout=None)
+    redis_cache.set("b", "soon", timeout=30)
+    assert client.ttl(redis_cache.make_key("a")) == -1
+    assert 0 < client.ttl(redis_cache.make_key("b")) <= 30
+    redis_cache.set("b", "gone", timeout=0)
+    assert redis_cache.get("b", "missing") == "missing"
+    assert not redis_cache.add("a", "other") and redis_cache.get("a") == "kept"
+    assert redis_cache.touch("a", 10) and 0 < client.ttl(redis_cache.make_key("a")) <= 10
+    with pytest.raises(ValueError, match="not found"):
+        redis_cache.incr("b")

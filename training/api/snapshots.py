@@ -4,8 +4,6 @@ For project admins and exporters (staff: all); a project one is not in is 404, a
 without an exporting role gets 403.
 """
 
-from typing import Any
-
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -16,6 +14,7 @@ from rest_framework.response import Response
 from core.errors import NotFound, ValidationError
 from feedback.access import EXPORTING_ROLES
 from feedback.api.base import NewestFirst, ProjectView
+from feedback.api.export_schema import ExportParameters
 from feedback.api.serializers import page_of
 from training.models import DatasetSnapshot
 from training.selectors import snapshot_get_for_user, snapshots_for_user
@@ -53,28 +52,6 @@ class SnapshotSerializer(serializers.ModelSerializer[DatasetSnapshot]):
 SnapshotPage = page_of(SnapshotSerializer, "SnapshotPage")
 
 
-class SnapshotCreateInput(serializers.Serializer[Any]):
-    """The export parameters (see GET /api/projects/{slug}/export/), as a JSON object."""
-
-    format = serializers.CharField(required=False)
-    pairs = serializers.CharField(required=False)
-    ties = serializers.CharField(required=False)
-    margin = serializers.CharField(required=False)
-    aggregate = serializers.CharField(required=False)
-    weight = serializers.CharField(required=False)
-    min_reliability = serializers.FloatField(required=False)
-    min_agreement = serializers.FloatField(required=False)
-    min_judgements = serializers.IntegerField(required=False)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    annotator = serializers.CharField(required=False)
-    source = serializers.CharField(required=False)  # type: ignore[assignment]
-    exclude_flagged = serializers.BooleanField(required=False)
-    split = serializers.CharField(required=False)
-    test_fraction = serializers.FloatField(required=False)
-    include_gold = serializers.BooleanField(required=False)
-
-
 class SnapshotListView(ProjectView):
     roles = EXPORTING_ROLES
 
@@ -99,7 +76,7 @@ class SnapshotListView(ProjectView):
             " file is written before the answer: JSON Lines, plus Parquet for the TRL formats,"
             " with row count, byte size and SHA-256 recorded. 409 when no row matches."
         ),
-        request=SnapshotCreateInput,
+        request=ExportParameters,
         responses={201: SnapshotSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:

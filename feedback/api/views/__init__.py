@@ -9,7 +9,7 @@ queryset to what the user may see; the services do the work, with the same rules
 pages.
 """
 
-from feedback.api.views.export import EXPORT_PARAMETERS, ExportView
+from feedback.api.views.export import ExportView
 from feedback.api.views.items import (
     ItemDetailView,
     ItemImportView,
@@ -31,7 +31,6 @@ from feedback.api.views.projects import (
 )
 
 __all__ = [
-    "EXPORT_PARAMETERS",
     "ExportView",
     "ItemDetailView",
     "ItemImportView",
