@@ -12,56 +12,6 @@ from training.engine.data import data_read
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[2] / "training" / "engine" / "tiny_corpus.txt"
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer BERT with a WordPiece tokenizer, both built here (no hub): no EOS token."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import (  # type: ignore[attr-defined]
-        BertConfig,
-        BertForSequenceClassification,
-        BertTokenizerFast,
-    )
-
-    out = tmp_path_factory.mktemp("bert") / "model"
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
-    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wordpiece.train(
-        [str(CORPUS)], trainers.WordPieceTrainer(vocab_size=600, special_tokens=specials)
-    )
-    cls, sep = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
-    wordpiece.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
-    )
-    tokenizer = BertTokenizerFast(
-        tokenizer_object=wordpiece,
-        unk_token="[UNK]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        pad_token="[PAD]",
-        mask_token="[MASK]",
-        model_max_length=128,
-    )
-    config = BertConfig(  # type: ignore[call-arg]
-        vocab_size=wordpiece.get_vocab_size(),
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=128,
-        num_labels=1,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    BertForSequenceClassification(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
 
 def test_encoder_reward_model_trains_on_text_pairs_and_scores_the_same_way(
     tiny_bert: Path, tmp_path: Path
@@ -151,15 +101,6 @@ def test_identical_completions_are_refused_with_their_line(tmp_path: Path) -> No
 def test_card_records_the_format_the_gate_reads(reward_model: Path) -> None:
     card = json.loads((reward_model / "card.json").read_text())
     assert card["reward_format"]["kind"] == "causal"
-
-
-@pytest.fixture(scope="module")
-def bert_reward_model(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An encoder reward model (text-pair format, no chat template, no EOS)."""
-    tmp = tmp_path_factory.mktemp("bert-reward")
-    data = write_jsonl(tmp / "pairs.jsonl", preference_rows(16))
-    config = {**FAST, "eval_fraction": 0.0}
-    return train("reward", data=data, base=str(tiny_bert), out=tmp / "run", config=config).model_dir
 
 
 @pytest.mark.parametrize("method", ["grpo", "rloo"])

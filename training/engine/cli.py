@@ -31,7 +31,12 @@ import yaml
 from training.engine import distributed
 from training.engine.catalog import METHODS
 from training.engine.config import GenerateConfig, build_config
+from training.engine.data import data_read, prompt_messages
 from training.engine.errors import ConfigError, EngineError
+from training.engine.generate import generate
+from training.engine.gguf_import import gguf_import
+from training.engine.run import train
+from training.engine.tiny import build_tiny_model
 
 
 def _yaml_config(path: str | None) -> dict[str, Any]:
@@ -111,13 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             writer = distributed.EventWriter(sys.stdout, stop_file)
     try:
         if args.command == "build-tiny-model":
-            # lazy: that module imports torch, which the engine's light paths never load
-            from training.engine.tiny import build_tiny_model
-
             _emit({"model_dir": str(build_tiny_model(args.out))})
         elif args.command == "import-gguf":
-            # lazy: that module imports torch, which the engine's light paths never load
-            from training.engine.gguf_import import gguf_import
 
             def progress(line: str) -> None:
                 sys.stderr.write(line + "\n")
@@ -162,9 +162,6 @@ def _rank_setup(out: str) -> None:
 def _train(
     args: argparse.Namespace, writer: distributed.EventWriter | None, *, events: bool
 ) -> None:
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.run import train
-
     result = train(
         args.command,
         data=args.data,
@@ -189,10 +186,6 @@ def _train(
 
 
 def _generate(args: argparse.Namespace) -> None:
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.data import data_read, prompt_messages
-    from training.engine.generate import generate
-
     config = build_config(GenerateConfig, _yaml_config(args.config))
     prompts = [prompt_messages(row["prompt"]) for row in data_read(args.prompts, "grpo").rows]
     completions = generate(args.model, prompts, config)

@@ -23,6 +23,7 @@ from training.engine.generate import (
 )
 from training.engine.intervals import Z_95, wilson_interval
 from training.engine.results import WinRate
+from training.engine.runtime import libraries_quiet, model_check
 
 __all__ = ["Z_95", "wilson_interval"]
 
@@ -33,8 +34,6 @@ def reward_model_load(name: str | Path) -> tuple[Any, Any]:
     """(reward model, tokenizer) for scoring: one output, eval mode, right padding."""
     # lazy: torch and its libraries take seconds to import; not needed until here
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from training.engine.runtime import libraries_quiet, model_check
 
     libraries_quiet()
     model_check(str(name), what="reward model")

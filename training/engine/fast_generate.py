@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from training.engine.config import GenerateConfig
+from training.engine.formatting import chat_text
 
 logger = logging.getLogger("training.engine")
 
@@ -51,8 +52,6 @@ def vllm_generate(
     """k = num_return_sequences completions per prompt with vLLM's offline engine."""
     # lazy: torch and its libraries take seconds to import; not needed until here
     from vllm import LLM, SamplingParams
-
-    from training.engine.generate import chat_text
 
     key = str(model)
     if key not in _LOADED:

@@ -92,6 +92,21 @@ def _transcript(value: Any) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in value)
 
 
+def chat_text(
+    tokenizer: Any, messages: list[dict[str, str]], *, add_generation_prompt: bool
+) -> str:
+    """The conversation as the model expects it: its chat template, or a plain transcript."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+        return str(text)
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    if add_generation_prompt:
+        lines.append("assistant:")
+    return "\n".join(lines)
+
+
 def _response_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -100,9 +115,6 @@ def _response_text(value: Any) -> str:
 
 def _causal_split(tokenizer: Any, prompt: Any, completion: Any) -> tuple[str, str]:
     """(prompt part, response part) of the full causal text; the two concatenate to it."""
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.generate import chat_text
-
     if isinstance(completion, list):
         messages = list(prompt or []) + list(completion)
         full = chat_text(tokenizer, messages, add_generation_prompt=False)

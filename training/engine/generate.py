@@ -9,6 +9,9 @@ from typing import Any
 
 from training.engine.config import GenerateConfig, build_config
 from training.engine.errors import DataError
+from training.engine.fast_generate import fallback_note, vllm_generate
+from training.engine.formatting import chat_text
+from training.engine.runtime import libraries_quiet, model_check
 
 
 def prompts_check(prompts: Sequence[object]) -> None:
@@ -29,21 +32,6 @@ def prompts_check(prompts: Sequence[object]) -> None:
             raise DataError(f'prompt {i}: expected a list of {{"role", "content"}} messages')
 
 
-def chat_text(
-    tokenizer: Any, messages: list[dict[str, str]], *, add_generation_prompt: bool
-) -> str:
-    """The conversation as the model expects it: its chat template, or a plain transcript."""
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
-        )
-        return str(text)
-    lines = [f"{m['role']}: {m['content']}" for m in messages]
-    if add_generation_prompt:
-        lines.append("assistant:")
-    return "\n".join(lines)
-
-
 def device() -> Any:
     # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
@@ -56,8 +44,6 @@ def causal_lm_for_inference(name: str | Path) -> tuple[Any, Any]:
     # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from training.engine.runtime import libraries_quiet, model_check
 
     libraries_quiet()
     model_check(str(name), what="model")
@@ -118,8 +104,6 @@ def generate(
     in the log: `training.engine.fast_generate`)."""
     config = build_config(GenerateConfig, dataclasses.asdict(config or GenerateConfig()))
     prompts_check(prompts)
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.fast_generate import fallback_note, vllm_generate
 
     if fallback_note() is None:  # vLLM installed and a GPU present
         return vllm_generate(model, prompts, config)

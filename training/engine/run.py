@@ -11,7 +11,9 @@ from training.engine.config import TrainConfig
 from training.engine.data import data_read, data_split
 from training.engine.distributed import barrier, launched, rank_hooks
 from training.engine.errors import ConfigError, EngineError
+from training.engine.launch import train_launched
 from training.engine.results import Hooks, Progress, TrainResult
+from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
 
 
 def train(
@@ -32,8 +34,6 @@ def train(
     With `processes` above 1 in the config, the run is started as that many ranks
     (`training.engine.launch.train_launched`) and its result returned the same way.
     """
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.runtime import Run, card_build, card_write, libraries_quiet, model_check
 
     spec = method_get(method)
     cfg = config_coerce(method, config)
@@ -46,9 +46,6 @@ def train(
     elif reward_model:
         raise ConfigError(f"{method} does not use a reward model", field="reward_model")
     if cfg.processes > 1 and not launched():
-        # lazy: that module imports torch, which the engine's light paths never load
-        from training.engine.launch import train_launched
-
         # The same call as N ranks under a launcher; every rank runs this function again.
         return train_launched(
             method,

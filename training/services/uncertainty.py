@@ -17,6 +17,8 @@ from django.db import transaction
 
 from feedback.models import Item, Project, Response, Round
 from training.artifacts import artifact_absolute
+from training.engine.evaluate import reward_format_load, reward_model_load
+from training.engine.formatting import score_completions
 from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -63,10 +65,6 @@ def items_score_uncertainty(*, project: Project, item_ids: Iterable[int] | None 
     if version is None:
         logger.info("no promoted reward model in %s: nothing to score", project.slug)
         return 0
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.evaluate import reward_format_load, reward_model_load
-    from training.engine.formatting import score_completions
-
     path = artifact_absolute(version.artifact_path)
     model, tokenizer = reward_model_load(path)
     fmt = reward_format_load(path, tokenizer)  # formatted exactly as in its training

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.engine.errors import ModelNotFoundError
+from training.engine.config import GenerateConfig
+from training.engine.data import prompt_messages
+from training.engine.errors import ConfigError, ModelNotFoundError
+from training.engine.formatting import format_of_model, score_completions
+from training.engine.generate import sample
 
 
 def tokenizer_load(name: str) -> Any:
@@ -19,6 +23,18 @@ def tokenizer_load(name: str) -> Any:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def policy_check(base: str, tokenizer: Any, method: str) -> None:
+    """An online method's policy samples answers and stops at its end token: a base without one
+    (an encoder such as BERT) is refused before any model is loaded, naming the field."""
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(
+            f"{base} has no end-of-sequence token, so it cannot be the policy {method} trains (a "
+            "causal LM that ends its answers with one); an encoder such as BERT can be the "
+            "reward model, not the policy",
+            field="base",
+        )
 
 
 def causal_lm_load(name: str, tokenizer: Any) -> Any:
@@ -37,7 +53,7 @@ def causal_lm_load(name: str, tokenizer: Any) -> Any:
     return model
 
 
-def score_model_load(name: str, tokenizer: Any) -> Any:
+def score_model_load(name: str, tokenizer: Any, *, what: str = "a reward model") -> Any:
     """A sequence classifier with one output: a reward model (or a value model for PPO)."""
     # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
@@ -48,7 +64,7 @@ def score_model_load(name: str, tokenizer: Any) -> Any:
             name, num_labels=1, dtype=torch.float32
         )
     except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"cannot load a reward model from {name}: {exc}") from None
+        raise ModelNotFoundError(f"cannot load {what} from {name}: {exc}") from None
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
@@ -75,11 +91,6 @@ def heldout_reward(
     formatted as the reward model at `reward_path` was trained (its card)."""
     if not rows:
         return {}
-    # lazy: that module imports torch, which the engine's light paths never load
-    from training.engine.config import GenerateConfig
-    from training.engine.data import prompt_messages
-    from training.engine.formatting import format_of_model, score_completions
-    from training.engine.generate import sample
 
     prompts = [prompt_messages(row["prompt"]) for row in rows]
     was_training = policy.training

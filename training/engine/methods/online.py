@@ -21,13 +21,13 @@ from training.engine.config import GRPOConfig, RLOOConfig, _OnlineConfig
 from training.engine.data import prompt_messages
 from training.engine.errors import DataError
 from training.engine.fast_generate import vllm_args
-from training.engine.formatting import PairFormat, format_of_model, score_completions
-from training.engine.generate import chat_text
+from training.engine.formatting import PairFormat, chat_text, format_of_model, score_completions
 from training.engine.methods import MethodResult
 from training.engine.methods.common import (
     causal_lm_load,
     dataset,
     heldout_reward,
+    policy_check,
     score_model_load,
     tokenizer_load,
 )
@@ -62,6 +62,7 @@ def _online_train(run: Run, *, rloo: bool) -> MethodResult:
     config = cast(_OnlineConfig, run.config)
     tokenizer = tokenizer_load(run.base)
     tokenizer.padding_side = "left"
+    policy_check(run.base, tokenizer, run.method)
     train_rows = prompts_within(run, tokenizer, run.train_rows)
     eval_rows = prompts_within(run, tokenizer, run.eval_rows)
     dropped = {
