@@ -128,7 +128,7 @@ bench-smoke: install-dev services
 		$(FIGURES) 'orchestration overhead'
 	$(SMOKE) bench/import_memory.py --smoke --db $(BENCH_DB)_import_mem $(FIGURES) 'peak'
 	$(SMOKE) bench/leaderboard.py --smoke $(FIGURES) -E 'win rate|nothing to measure'
-	$(SMOKE) bench/active.py --smoke $(FIGURES) -E 'labels ->|nothing to measure'
+	$(SMOKE) bench/active.py --smoke --db $(BENCH_DB)_active $(FIGURES) -E 'labels ->|nothing to measure'
 	BENCH_DB=$(BENCH_DB)_agreement $(SMOKE) bench/agreement.py --smoke $(FIGURES) -E 'agreement rate|alpha'
 	BENCH_DB=$(BENCH_DB)_reliability $(SMOKE) bench/reliability.py --items 30 --test-items 10 \
 		--epochs 1 $(FIGURES) 'held-out accuracy'

