@@ -169,7 +169,7 @@ def held_out(version: Any, test_file: Path, origin: dict[str, str], limit: int) 
     groups: dict[str, list[dict[str, Any]]] = {"all": rows}
     for row in rows:
         groups.setdefault(origin.get(prompt_key(row), "?"), []).append(row)
-    figures = {}
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-learning-test-") as tmp:
         for name, group in groups.items():
             path = Path(tmp) / f"{name}.jsonl"

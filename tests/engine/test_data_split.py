@@ -28,7 +28,7 @@ def test_split_follows_the_seed_and_keeps_one_prompt_for_training() -> None:
     assert data_split(rows, eval_fraction=0.3, seed=1) != data_split(
         rows, eval_fraction=0.3, seed=2
     )
-    train, held = data_split(rows, eval_fraction=0.99, seed=0)
+    train, _ = data_split(rows, eval_fraction=0.99, seed=0)
     assert len({r["prompt"] for r in train}) == 1 and len(train) == 2
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +153,8 @@ def prompt_key(row: dict[str, Any]) -> str:
     if isinstance(chosen, list):
         return json.dumps(chosen[:-1], sort_keys=True, ensure_ascii=False)
     if isinstance(chosen, str) and isinstance(rejected, str):
-        shared = os.path.commonprefix([chosen, rejected])
+        same = (n for n, (a, b) in enumerate(zip(chosen, rejected, strict=False)) if a != b)
+        shared = chosen[: next(same, min(len(chosen), len(rejected)))]
         cut = shared.rfind("Assistant:")
         return shared[: cut if cut >= 0 else len(shared)]
     return json.dumps(chosen, sort_keys=True, ensure_ascii=False)
