@@ -69,7 +69,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--smollm2-length", type=int, default=256)
     parser.add_argument("--dpo-steps", type=int, default=30, help="DPO steps of 4 pairs (0: none)")
     parser.add_argument("--eval-prompts", type=int, default=48, help="held-out win-rate prompts")
-    parser.add_argument("--max-test", type=int, default=600, help="score at most N test pairs")
+    parser.add_argument(
+        "--max-test", type=int, default=0, help="score N test pairs, evenly spread (0: all)"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny model, a few pairs (seconds)")
     args = parser.parse_args()
     if args.smoke:
@@ -165,7 +167,8 @@ def held_out(version: Any, test_file: Path, origin: dict[str, str], limit: int) 
     from training.engine.intervals import wilson_interval
 
     rows = [json.loads(line) for line in test_file.read_text(encoding="utf-8").splitlines()]
-    rows = rows[:limit] if limit else rows
+    if limit and len(rows) > limit:  # every k-th row: the sources are in import order
+        rows = rows[:: len(rows) // limit][:limit]
     groups: dict[str, list[dict[str, Any]]] = {"all": rows}
     for row in rows:
         groups.setdefault(origin.get(prompt_key(row), "?"), []).append(row)
