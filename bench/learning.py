@@ -160,31 +160,29 @@ def reward_job(
 
 
 def held_out(version: Any, test_file: Path, origin: dict[str, str], limit: int) -> dict[str, Any]:
-    """Accuracy on the test snapshot, overall and per source (the engine's scoring)."""
+    """Accuracy on the test snapshot, overall and per source: every pair scored once by the
+    engine, in the format the model was trained with (``reward_format_load``)."""
     from training.artifacts import artifact_absolute
-    from training.engine import evaluate_reward_accuracy
     from training.engine.data import prompt_key
-    from training.engine.intervals import wilson_interval
+    from training.engine.evaluate import pairwise_accuracy, reward_format_load, reward_model_load
+    from training.engine.formatting import score_completions
 
     rows = [json.loads(line) for line in test_file.read_text(encoding="utf-8").splitlines()]
     if limit and len(rows) > limit:  # every k-th row: the sources are in import order
         rows = rows[:: len(rows) // limit][:limit]
-    groups: dict[str, list[dict[str, Any]]] = {"all": rows}
-    for row in rows:
-        groups.setdefault(origin.get(prompt_key(row), "?"), []).append(row)
-    figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-learning-test-") as tmp:
-        for name, group in groups.items():
-            path = Path(tmp) / f"{name}.jsonl"
-            path.write_text("".join(json.dumps(r) + "\n" for r in group), encoding="utf-8")
-            start = time.perf_counter()
-            figure = evaluate_reward_accuracy(
-                reward_model=artifact_absolute(version.artifact_path), data=path
-            )
-            low, high = wilson_interval(figure["accuracy"] * figure["n"], int(figure["n"]))
-            figures[name] = {**figure, "low": low, "high": high}
-            if name == "all":
-                figures["score_seconds"] = time.perf_counter() - start
+    start = time.perf_counter()
+    model, tokenizer = reward_model_load(artifact_absolute(version.artifact_path))
+    fmt = reward_format_load(artifact_absolute(version.artifact_path), tokenizer)
+    items = [(r.get("prompt"), r[side]) for side in ("chosen", "rejected") for r in rows]
+    values = score_completions(model, tokenizer, fmt, items)
+    chosen, rejected = values[: len(rows)], values[len(rows) :]
+    groups: dict[str, list[int]] = {"all": list(range(len(rows)))}
+    for n, row in enumerate(rows):
+        groups.setdefault(origin.get(prompt_key(row), "?"), []).append(n)
+    figures: dict[str, Any] = {"score_seconds": time.perf_counter() - start}
+    for name, picked in groups.items():
+        figure = pairwise_accuracy([chosen[n] for n in picked], [rejected[n] for n in picked])
+        figures[name] = {**figure, "low": figure["accuracy_low"], "high": figure["accuracy_high"]}
     return figures
 
 
