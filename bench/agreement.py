@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._data import SHARED_DATA
+from bench._data import SHARED_DATA, pandalm_native_rows
 from bench._db import create_database, drop_database
 from bench._pairs import ranked_rows
 
@@ -35,7 +35,6 @@ SMOKE = "--smoke" in sys.argv
 DB = os.environ.get("BENCH_DB", "feedback_bench_agreement")
 ITEMS = 300 if SMOKE else int(os.environ.get("BENCH_ITEMS", "10000"))
 PANDALM = SHARED_DATA / "pandalm_testset-v1.json"
-VERDICT = {0: "tie", 1: "A", 2: "B"}
 
 os.environ["DATABASE_URL"] = create_database(DB)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -117,25 +116,7 @@ def main() -> None:
     if PANDALM.exists():
         project = Project.objects.create(name="PandaLM", slug="pandalm", mode="pairwise")
         Membership.objects.create(project=project, user=admin, role="admin")
-        rows = []
-        data = json.loads(PANDALM.read_text())
-        for row in data[: 300 if SMOKE else None]:
-            prompt = str(row["instruction"]) + (f"\n\n{row['input']}" if row.get("input") else "")
-            model_a, _, model_b = row["cmp_key"].partition("_")
-            rows.append(
-                {
-                    "external_id": f"pandalm-{row['idx']}",
-                    "prompt": prompt,
-                    "responses": [
-                        {"content": str(row["response1"]), "model": model_a},
-                        {"content": str(row["response2"]), "model": model_b},
-                    ],
-                    "judgements": [
-                        {"annotator": f"annotator{k}", "verdict": VERDICT[row[f"annotator{k}"]]}
-                        for k in (1, 2, 3)
-                    ],
-                }
-            )
+        rows = pandalm_native_rows(PANDALM)[: 300 if SMOKE else None]
         _import(project, rows, "pandalm")
         cold, warm, body = _time_endpoint(client, "pandalm", runs)
         print(f"PandaLM test set: {len(rows)} items x 3 annotators (pairwise)")

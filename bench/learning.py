@@ -135,27 +135,19 @@ def import_sources(project: Any, names: list[str], smoke: bool) -> dict[str, str
     return origin
 
 
-def reward_job(
-    project: Any, snapshot: Any, base: Path, config: dict[str, Any]
-) -> tuple[Any, float]:
-    """Create and run a reward job as a worker does; return it and its wall time."""
+def run_job(**create: Any) -> tuple[Any, float]:
+    """Create a job with ``job_create`` and run it as a worker does (``job_execute``, in this
+    process); return the finished job and its wall time, or stop with the job's error."""
     from training.models import TrainingJob
     from training.services.execution import job_execute
     from training.services.jobs import job_create
 
-    job = job_create(
-        project=project,
-        kind="reward",
-        launched_by="bench",
-        snapshot=snapshot,
-        base_model=str(base),
-        config=config,
-    )
+    job = job_create(launched_by="bench", **create)
     start = time.perf_counter()
     outcome = job_execute(job_id=job.pk)
     job = TrainingJob.objects.get(pk=job.pk)
     if job.status != TrainingJob.Status.SUCCEEDED:
-        raise SystemExit(f"reward job on {base.name} {outcome}: {job.error}")
+        raise SystemExit(f"{job.kind} job {job.pk} {outcome}: {job.error}")
     return job, time.perf_counter() - start
 
 
@@ -215,48 +207,33 @@ def report(label: str, job: Any, seconds: float, figures: dict[str, Any]) -> Non
 def dpo_and_win_rate(
     project: Any, snapshot: Any, base: Path, judge: Any, prompts: list[Any], steps: int
 ) -> None:
-    from training.models import ModelVersion, TrainingJob
-    from training.services.execution import job_execute
-    from training.services.jobs import job_create
+    from training.models import ModelVersion
 
-    start = time.perf_counter()
-    job = job_create(
+    job, trained = run_job(
         project=project,
         kind="dpo",
-        launched_by="bench",
         snapshot=snapshot,
         base_model=str(base),
         config={"use_lora": True, "learning_rate": 5e-5, "max_length": 256, "max_steps": steps,
                 "per_device_train_batch_size": 4, "eval_fraction": 0.0, "beta": 0.1},
     )  # fmt: skip
-    job_execute(job_id=job.pk)
-    job = TrainingJob.objects.get(pk=job.pk)
-    if job.status != TrainingJob.Status.SUCCEEDED:
-        raise SystemExit(f"DPO job {job.status}: {job.error}")
-    trained = time.perf_counter() - start
     print(f"DPO from SmolLM2 (LoRA, {steps} steps of 4 pairs): {trained:.0f} s, "
           f"{steps * 4 / trained:.2f} pairs/s")  # fmt: skip
-    start = time.perf_counter()
-    evaluate = job_create(
+    evaluate, seconds = run_job(
         project=project,
         kind="evaluate",
-        launched_by="bench",
         parent=ModelVersion.objects.get(job=job),
         reward_model=judge,
         holdout_prompts=prompts,
         config={"num_return_sequences": 1, "max_new_tokens": 64, "temperature": 0.7,
                 "batch_size": 16},
     )  # fmt: skip
-    job_execute(job_id=evaluate.pk)
-    evaluate = TrainingJob.objects.get(pk=evaluate.pk)
-    if evaluate.status != TrainingJob.Status.SUCCEEDED:
-        raise SystemExit(f"evaluate job {evaluate.status}: {evaluate.error}")
     r = evaluate.result
     print(
         f"DPO policy vs its parent on {int(r['n'])} held-out prompts, judged by reward model "
         f"v{judge.number}: win rate {r['win_rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] "
         f"({int(r['wins'])} wins, {int(r['losses'])} losses, {int(r['ties'])} ties; "
-        f"{time.perf_counter() - start:.0f} s)"
+        f"{seconds:.0f} s)"
     )
 
 
@@ -306,7 +283,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
             print(f"{name}: skipped, {reason}")
             continue
         config = {"logging_steps": 20, "save_steps": 100_000, "seed": 0, **config}
-        job, seconds = reward_job(project, train, folder, config)
+        job, seconds = run_job(
+            project=project, kind="reward", snapshot=train, base_model=str(folder), config=config
+        )
         from training.models import ModelVersion
 
         version = ModelVersion.objects.get(job=job)
