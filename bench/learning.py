@@ -68,9 +68,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--smollm2-steps", type=int, default=40, help="reward steps of 8 pairs")
     parser.add_argument("--smollm2-length", type=int, default=256)
     parser.add_argument("--dpo-steps", type=int, default=30, help="DPO steps of 4 pairs (0: none)")
+    parser.add_argument("--dpo-lr", type=float, default=5e-5, help="DPO (LoRA) learning rate")
     parser.add_argument("--eval-prompts", type=int, default=48, help="held-out win-rate prompts")
+    parser.add_argument("--eval-samples", type=int, default=1, help="answers per prompt and model")
     parser.add_argument(
         "--max-test", type=int, default=0, help="score N test pairs, evenly spread (0: all)"
+    )
+    parser.add_argument(
+        "--train-params",
+        type=json.loads,
+        default={},
+        help='extra export parameters for the train snapshot, as JSON: {"margin": "reliability"}',
     )
     parser.add_argument("--smoke", action="store_true", help="tiny model, a few pairs (seconds)")
     args = parser.parse_args()
@@ -156,7 +164,7 @@ def held_out(version: Any, test_file: Path, origin: dict[str, str], limit: int) 
     engine, in the format the model was trained with (``reward_format_load``)."""
     from training.artifacts import artifact_absolute
     from training.engine.data import prompt_key
-    from training.engine.evaluate import pairwise_accuracy, reward_format_load, reward_model_load
+    from training.engine.evaluate import reward_format_load, reward_model_load
     from training.engine.formatting import score_completions
 
     rows = [json.loads(line) for line in test_file.read_text(encoding="utf-8").splitlines()]
@@ -171,11 +179,45 @@ def held_out(version: Any, test_file: Path, origin: dict[str, str], limit: int) 
     groups: dict[str, list[int]] = {"all": list(range(len(rows)))}
     for n, row in enumerate(rows):
         groups.setdefault(origin.get(prompt_key(row), "?"), []).append(n)
-    figures: dict[str, Any] = {"score_seconds": time.perf_counter() - start}
+    figures = by_source(chosen, rejected, groups)
+    figures["score_seconds"] = time.perf_counter() - start
+    figures["scores"] = (chosen, rejected, groups)
+    return figures
+
+
+def by_source(
+    chosen: list[float], rejected: list[float], groups: dict[str, list[int]]
+) -> dict[str, Any]:
+    """``pairwise_accuracy`` of paired scores overall ("all") and per source."""
+    from training.engine.evaluate import pairwise_accuracy
+
+    figures: dict[str, Any] = {}
     for name, picked in groups.items():
         figure = pairwise_accuracy([chosen[n] for n in picked], [rejected[n] for n in picked])
         figures[name] = {**figure, "low": figure["accuracy_low"], "high": figure["accuracy_high"]}
     return figures
+
+
+def ensemble(scored: list[dict[str, Any]]) -> dict[str, Any]:
+    """The test accuracy of the models' mean standardised reward (each model's scores over the
+    test pairs brought to mean 0, variance 1, so that no model's scale dominates): a measure of
+    what an ensemble would give, not a model the product serves."""
+    import statistics
+
+    total_chosen = total_rejected = None
+    for figures in scored:
+        chosen, rejected, groups = figures["scores"]
+        every = chosen + rejected
+        mean, spread = statistics.fmean(every), statistics.pstdev(every) or 1.0
+        z_chosen = [(v - mean) / spread for v in chosen]
+        z_rejected = [(v - mean) / spread for v in rejected]
+        if total_chosen is None or total_rejected is None:
+            total_chosen, total_rejected = z_chosen, z_rejected
+        else:
+            total_chosen = [a + b for a, b in zip(total_chosen, z_chosen, strict=True)]
+            total_rejected = [a + b for a, b in zip(total_rejected, z_rejected, strict=True)]
+    assert total_chosen is not None and total_rejected is not None
+    return by_source(total_chosen, total_rejected, groups)
 
 
 def report(label: str, job: Any, seconds: float, figures: dict[str, Any]) -> None:
@@ -196,8 +238,12 @@ def report(label: str, job: Any, seconds: float, figures: dict[str, Any]) -> Non
         f"truncated {int(metrics.get('truncated_rows', 0))}, "
         f"dropped {int(metrics.get('dropped_rows', 0))}; scoring {figures['score_seconds']:.0f} s"
     )
+    sources(figures)
+
+
+def sources(figures: dict[str, Any]) -> None:
     for name, figure in figures.items():
-        if name not in ("all", "score_seconds"):
+        if name not in ("all", "score_seconds", "scores"):
             print(
                 f"    {name:>13}: {figure['accuracy']:.3f} [{figure['low']:.3f}, "
                 f"{figure['high']:.3f}] (n={int(figure['n'])})"
@@ -205,7 +251,12 @@ def report(label: str, job: Any, seconds: float, figures: dict[str, Any]) -> Non
 
 
 def dpo_and_win_rate(
-    project: Any, snapshot: Any, base: Path, judge: Any, prompts: list[Any], steps: int
+    args: argparse.Namespace,
+    project: Any,
+    snapshot: Any,
+    base: Path,
+    judge: Any,
+    prompts: list[Any],
 ) -> None:
     from training.models import ModelVersion
 
@@ -214,23 +265,25 @@ def dpo_and_win_rate(
         kind="dpo",
         snapshot=snapshot,
         base_model=str(base),
-        config={"use_lora": True, "learning_rate": 5e-5, "max_length": 256, "max_steps": steps,
-                "per_device_train_batch_size": 4, "eval_fraction": 0.0, "beta": 0.1},
+        config={"use_lora": True, "learning_rate": args.dpo_lr, "max_length": 256,
+                "max_steps": args.dpo_steps, "per_device_train_batch_size": 4,
+                "eval_fraction": 0.0, "beta": 0.1, "seed": 0},
     )  # fmt: skip
-    print(f"DPO from SmolLM2 (LoRA, {steps} steps of 4 pairs): {trained:.0f} s, "
-          f"{steps * 4 / trained:.2f} pairs/s")  # fmt: skip
+    print(f"DPO from SmolLM2 (LoRA, lr {args.dpo_lr:g}, {args.dpo_steps} steps of 4 pairs): "
+          f"{trained:.0f} s, {args.dpo_steps * 4 / trained:.2f} pairs/s")  # fmt: skip
     evaluate, seconds = run_job(
         project=project,
         kind="evaluate",
         parent=ModelVersion.objects.get(job=job),
         reward_model=judge,
         holdout_prompts=prompts,
-        config={"num_return_sequences": 1, "max_new_tokens": 64, "temperature": 0.7,
-                "batch_size": 16},
+        config={"num_return_sequences": args.eval_samples, "max_new_tokens": 64,
+                "temperature": 0.7, "batch_size": 16},
     )  # fmt: skip
     r = evaluate.result
     print(
-        f"DPO policy vs its parent on {int(r['n'])} held-out prompts, judged by reward model "
+        f"DPO policy vs its parent on {len(prompts)} held-out prompts x {args.eval_samples} "
+        f"answers ({int(r['n'])} comparisons), judged by reward model "
         f"v{judge.number}: win rate {r['win_rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] "
         f"({int(r['wins'])} wins, {int(r['losses'])} losses, {int(r['ties'])} ties; "
         f"{seconds:.0f} s)"
@@ -249,7 +302,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
     names = [n for n in args.sources.split(",") if n]
     print(f"importing {len(names)} real preference files with the import service")
     origin = import_sources(project, names, args.smoke)
-    train = snapshot_create(project=project, params={**SNAPSHOT, "split": "train"})
+    train = snapshot_create(
+        project=project, params={**SNAPSHOT, **args.train_params, "split": "train"}
+    )
     test = snapshot_create(project=project, params={**SNAPSHOT, "split": "test"})
     print(f"snapshots: train {train.row_count} pairs ({train.sha256[:12]}), test "
           f"{test.row_count} pairs ({test.sha256[:12]}), split by prompt")  # fmt: skip
@@ -278,6 +333,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                       "per_device_train_batch_size": 8}  # fmt: skip
             bases[name] = (folder, reason, config)
     best: tuple[float, Any] | None = None
+    scored: list[dict[str, Any]] = []
     for name, (folder, reason, config) in bases.items():
         if folder is None:
             print(f"{name}: skipped, {reason}")
@@ -291,8 +347,17 @@ def run(args: argparse.Namespace, work: Path) -> None:
         version = ModelVersion.objects.get(job=job)
         figures = held_out(version, test_file, origin, args.max_test)
         report(f"{name} reward model (v{version.number})", job, seconds, figures)
+        scored.append(figures)
         if best is None or figures["all"]["accuracy"] > best[0]:
             best = (figures["all"]["accuracy"], version)
+    if len(scored) > 1:
+        overall = ensemble(scored)
+        figure = overall["all"]
+        print(
+            f"ensemble of the {len(scored)} reward models (mean standardised reward): test "
+            f"accuracy {figure['accuracy']:.3f} [{figure['low']:.3f}, {figure['high']:.3f}]"
+        )
+        sources(overall)
     smollm2 = bases.get("smollm2", (None, "", {}))[0]
     if args.dpo_steps and smollm2 is not None and best is not None:
         prompts = [json.loads(line)["prompt"] for line in test_file.read_text().splitlines()]
@@ -301,7 +366,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         from django.conf import settings
 
         settings.BASE_MODEL = str(smollm2)
-        dpo_and_win_rate(project, train, smollm2, best[1], unique, args.dpo_steps)
+        dpo_and_win_rate(args, project, train, smollm2, best[1], unique)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django.views.defaults import page_not_found
@@ -35,6 +36,12 @@ def token_page(request: HttpRequest) -> HttpResponse:
         "core/token.html",
         {"has_token": token_exists(user=user), "new_token": new_token},
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin, the API
+    browser): a redirect to the static SVG, looked up per request (its name carries a hash)."""
+    return redirect(static("favicon.svg"))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -109,3 +109,20 @@ def test_production_answers_json_only() -> None:
     assert renderers == "['rest_framework.renderers.JSONRenderer']"
     development = _settings_value("settings.REST_FRAMEWORK['DEFAULT_RENDERER_CLASSES']")
     assert "BrowsableAPIRenderer" in development
+
+
+def test_favicon_ico_redirects_to_the_static_icon() -> None:
+    answer = Client().get("/favicon.ico")
+    assert answer.status_code == 302 and answer["Location"].endswith(".svg")
+    assert "<svg" in (settings_static_root_file(answer["Location"]))
+
+
+def settings_static_root_file(url: str) -> str:
+    """The file a static URL names, found by the staticfiles finders (as runserver serves it)."""
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    name = url.removeprefix("/" + settings.STATIC_URL.lstrip("/"))
+    found = finders.find(name)
+    assert found, f"{url} names no static file"
+    return open(str(found), encoding="utf-8").read()
