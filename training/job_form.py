@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.http import QueryDict
 
-from core.errors import ApplicationError, NotFound, PermissionDenied
+from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationError
 from feedback.export.params import export_params_parse
 from feedback.models import Project
 from training.models import TRAIN_KINDS, DatasetSnapshot, JobKind, ModelVersion, TrainingJob
@@ -57,9 +57,12 @@ class FormErrors:
         self.by_field.setdefault(name, []).append(_reason(name, reason))
 
     def add_error(self, error: ApplicationError, *, prefix: str = "") -> None:
-        details = error.details if isinstance(error.details, dict) else {}
-        if not details:
+        # Only a ValidationError's details are reasons by field; a Conflict's (an empty
+        # snapshot's parameters, say) are context, and its message says what is wrong.
+        details = error.details if isinstance(error, ValidationError) else None
+        if not isinstance(details, dict) or not details:
             self.add(prefix or "form", error.message)
+            return
         for name, reasons in details.items():
             for reason in reasons if isinstance(reasons, list) else [reasons]:
                 self.add(f"{prefix}{name}" if prefix else name, str(reason))

@@ -84,6 +84,18 @@ def test_fresh_snapshot_option_makes_one(site: dict[str, Any]) -> None:
     assert job.snapshot_id != site["snapshot"].pk
 
 
+def test_a_fresh_snapshot_that_matches_nothing_is_said_in_words(site: dict[str, Any]) -> None:
+    # A new demo has nothing judged yet: the form said "params: {}" (the error's context).
+    response = site["admin"].post(
+        "/training/jobs/new/",
+        {"project": "loop", "kind": "dpo", "fresh_snapshot": "1", "export-source": "imported"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "No rows match these export parameters" in html
+    assert "params" not in re.sub(r"<[^>]+>", "", html.split('id="job-errors"')[1][:600])
+    assert not TrainingJob.objects.exists()
+
+
 def test_job_pages_render_for_admins_and_are_hidden_from_annotators(
     site: dict[str, Any],
 ) -> None:
