@@ -39,6 +39,7 @@ import gzip
 import io
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -207,22 +208,15 @@ def ensemble(scored: list[dict[str, Any]]) -> dict[str, Any]:
     """The test accuracy of the models' mean standardised reward (each model's scores over the
     test pairs brought to mean 0, variance 1, so that no model's scale dominates): a measure of
     what an ensemble would give, not a model the product serves."""
-    import statistics
-
-    total_chosen = total_rejected = None
+    summed: list[float] = []
     for figures in scored:
         chosen, rejected, groups = figures["scores"]
-        every = chosen + rejected
+        every = chosen + rejected  # the same pairs in the same order for every model
         mean, spread = statistics.fmean(every), statistics.pstdev(every) or 1.0
-        z_chosen = [(v - mean) / spread for v in chosen]
-        z_rejected = [(v - mean) / spread for v in rejected]
-        if total_chosen is None or total_rejected is None:
-            total_chosen, total_rejected = z_chosen, z_rejected
-        else:
-            total_chosen = [a + b for a, b in zip(total_chosen, z_chosen, strict=True)]
-            total_rejected = [a + b for a, b in zip(total_rejected, z_rejected, strict=True)]
-    assert total_chosen is not None and total_rejected is not None
-    return by_source(total_chosen, total_rejected, groups)
+        z = [(v - mean) / spread for v in every]
+        summed = [a + b for a, b in zip(summed, z, strict=True)] if summed else z
+    half = len(summed) // 2
+    return by_source(summed[:half], summed[half:], groups)
 
 
 def report(label: str, job: Any, seconds: float, figures: dict[str, Any]) -> None:
