@@ -112,7 +112,8 @@ def snapshot_create(
             writer = None
         if stream.row_count == 0:
             raise Conflict(
-                "No rows match these export parameters; a snapshot would be empty.",
+                f"Project “{project.name}” has no rows that match these export parameters;"
+                " a snapshot would be empty.",
                 code="empty_snapshot",
                 details={"params": parsed.as_query()},
             )
