@@ -8,11 +8,11 @@ download here?", and every queryset of jobs and model versions is scoped by it."
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from core.errors import NotFound
 from feedback.access import EXPORTING_ROLES, MANAGING_ROLES, User, project_access
-from feedback.models import Item, Project
+from feedback.models import Item, Judgement, Project
 from feedback.selectors import projects_for_user
 from training.models import DatasetSnapshot, JobMetric, ModelVersion, RetrainRun, TrainingJob
 
@@ -39,6 +39,13 @@ TRAINING_DENIED = "Only the project's admins may manage its training."
 def training_projects_for_user(*, user: User) -> QuerySet[Project]:
     """Projects whose training ``user`` may manage: all for staff, else those they administer."""
     return projects_for_user(user=user, roles=MANAGING_ROLES)
+
+
+def training_project_default(*, projects: QuerySet[Project]) -> Project | None:
+    """The project a new job form starts on: the first by name that has judgements (a form
+    opened on a project nobody judged can only say its snapshot would be empty)."""
+    judged = Exists(Judgement.objects.filter(item__project=OuterRef("pk")))
+    return projects.annotate(judged=judged).order_by("-judged", "name").first()
 
 
 def training_project_get(*, user: User, slug: str) -> Project:

@@ -29,6 +29,7 @@ from training.selectors import (
     model_get_for_user,
     model_lineage,
     models_for_user,
+    training_project_default,
     training_project_get,
     training_projects_for_user,
 )
@@ -73,7 +74,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         errors = result.errors
         typed = request.POST.dict()
     else:
-        first = projects.order_by("name").first()
+        first = training_project_default(projects=projects)
         typed = {"project": request.GET.get("project") or (first.slug if first else "")}
         typed["kind"] = request.GET.get("kind", "reward")
     kinds = [

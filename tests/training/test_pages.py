@@ -7,8 +7,10 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
+from feedback.models import Judgement, Membership, Project
 from training.models import ModelVersion, TrainingJob
 from training.services.jobs import job_config_validate
 from training.services.snapshots import snapshot_create
@@ -158,3 +160,17 @@ def test_new_job_form_offers_imported_base_models_and_the_site_job_defaults(
     assert job.config["max_steps"] == 12  # a field left empty takes the site's default
     # and a job made without a config (the API, the retraining loop) gets them all
     assert job_config_validate(kind="dpo", config={})["use_lora"] is True
+
+
+def test_the_form_opens_on_a_judged_project_before_an_empty_one(site: dict[str, Any]) -> None:
+    # The demo's "pick the better answer" sorts first, but nobody had judged it yet.
+    empty = Project.objects.create(name="Aardvark", slug="aardvark", responses_per_item=2)
+    admin = User.objects.get(username="loop-admin")
+    Membership.objects.create(project=empty, user=admin, role="admin")
+    html = site["admin"].get("/training/jobs/new/").content.decode()
+    assert re.search(r'<option value="loop"[^>]* selected', html)
+    assert not re.search(r'<option value="aardvark"[^>]* selected', html)
+    # Once both are judged (or neither), the first by name.
+    Judgement.objects.all().delete()
+    html = site["admin"].get("/training/jobs/new/").content.decode()
+    assert re.search(r'<option value="aardvark"[^>]* selected', html)
