@@ -113,8 +113,8 @@ bench-smoke: install-dev services
 	$(SMOKE) bench/train.py --processes 2 --pairs 16 --repeats 1 $(FIGURES) 'pairs/s'
 	BENCH_DB=$(BENCH_DB)_learning $(SMOKE) bench/learning.py --smoke $(FIGURES) -E 'test accuracy|nothing to measure'
 	$(SMOKE) bench/gpu_dpo.py --steps 1 --batch 2 --length 64 $(FIGURES) -E 'tokens/s|no CUDA'
-	$(SMOKE) bench/cpu_precision.py --tiny --steps 2 --batch 2 --length 64 \
-		--variants fp32-full bf16-lora $(FIGURES) 'pairs/s'
+	$(SMOKE) bench/cpu_precision.py --tiny --steps 2 --batch 2 --length 64 --score 8 \
+		--variants fp32-full bf16-lora $(FIGURES) 'same side higher'
 	$(SMOKE) bench/cpu_precision.py --keep $(DEMO_MODEL) --steps 2 --batch 2 --length 64 \
 		--variants bf16-lora \
 		$(FIGURES) -E 'pairs/s|nothing to measure'

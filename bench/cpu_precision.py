@@ -7,8 +7,14 @@ pairs, steps, batch and length each time. It prints, per variant, pairs/s of the
 and the first and last training loss (bf16 must learn as fp32 does, or it is not the faster
 *correct* choice). Which precision `auto` picks on this machine is printed too.
 
+With --score N it also scores N pairs with the model as a reward model (the engine's
+`score_completions`, as the held-out accuracy, the gate and online RL score), in fp32 and in
+`auto`: pairs/s of each, and how often the two agree on which side of a pair scores higher (a
+faster scorer that reorders pairs would not be a correct choice). Its head is untrained, so the
+scores are arbitrary but the comparison is fair.
+
     .venv/bin/python bench/cpu_precision.py [--method dpo] [--steps 4] [--batch 4] [--length 192]
-        [--variants fp32-full bf16-full fp32-lora bf16-lora] [--model DIR] [--tiny]
+        [--variants fp32-full bf16-full fp32-lora bf16-lora] [--model DIR] [--tiny] [--score N]
 
 Without --model it converts the wheel's file into a temporary folder (about a minute), or into
 --keep DIR once. With --tiny it runs the tiny model instead (the bench-smoke line: figures mean
@@ -124,16 +130,47 @@ def run_variant(name: str, args: argparse.Namespace, base: Path, data: Path, wor
     )
 
 
+def run_scoring(base: Path, data: Path, *, n: int, length: int) -> None:
+    """Scores `n` pairs of `data` in fp32 and in `auto`; speed and agreement of the two."""
+    from training.engine.evaluate import reward_model_load
+    from training.engine.formatting import format_choose, score_completions
+
+    model, tokenizer = reward_model_load(base)
+    fmt = format_choose(tokenizer, max_length=length, base=str(base))
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()][:n]
+    items = [(r["prompt"], r[side]) for r in rows for side in ("chosen", "rejected")]
+    scored: dict[str, list[float]] = {}
+    for precision in ("fp32", "auto"):
+        score_completions(model, tokenizer, fmt, items[:16], precision=precision)  # warm up
+        started = time.perf_counter()
+        scored[precision] = score_completions(model, tokenizer, fmt, items, precision=precision)
+        took = time.perf_counter() - started
+        print(
+            f"scoring {precision:4} ({precision_resolve(precision)}): {len(rows)} pairs in "
+            f"{took:.1f} s, {len(rows) / took:.1f} pairs/s",
+            flush=True,
+        )
+    full, fast = scored["fp32"], scored["auto"]
+    same = sum((full[i] > full[i + 1]) == (fast[i] > fast[i + 1]) for i in range(0, len(items), 2))
+    spread = max(full) - min(full) or 1.0
+    worst = max(abs(a - b) for a, b in zip(full, fast, strict=True))
+    print(
+        f"scoring auto against fp32: the same side higher in {same} of {len(rows)} pairs; "
+        f"largest difference {worst:.4f} ({worst / spread:.1%} of the fp32 scores' range)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--method", default="dpo", choices=["dpo", "reward"])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--length", type=int, default=192)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--model", type=Path, help="an imported SmolLM2 (or any) model directory")
     parser.add_argument("--keep", type=Path, help="convert the wheel's file into DIR, once")
     parser.add_argument("--tiny", action="store_true", help="the tiny model (smoke test)")
+    parser.add_argument("--score", type=int, default=0, help="also score N pairs, fp32 and auto")
     args = parser.parse_args()
     print(
         f"CPU bf16 instructions (avx512_bf16/amx_bf16): {'yes' if cpu_has_bf16() else 'no'}; "
@@ -154,7 +191,7 @@ def main() -> int:
             if not (base / "config.json").is_file():
                 gguf_import(source, base, progress=lambda line: print(line, flush=True))
         words = max(8, int(args.length / 3 / 1.3))
-        data = pairs(work / "pairs.jsonl", args.steps * args.batch, words=words)
+        data = pairs(work / "pairs.jsonl", max(args.steps * args.batch, args.score), words=words)
         print(
             f"{args.method} on {base.name}: {args.steps} steps of {args.batch} pairs, "
             f"max_length {args.length}"
@@ -164,6 +201,8 @@ def main() -> int:
                 print(f"{name:10} skipped: no native bf16 on this CPU")
                 continue
             run_variant(name, args, base, data, work)
+        if args.score:
+            run_scoring(base, data, n=args.score, length=args.length)
     return 0
 
 

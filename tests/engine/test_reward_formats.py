@@ -69,6 +69,25 @@ def test_length_sorted_scoring_matches_one_row_at_a_time(
     assert together == pytest.approx(alone, abs=1e-4)
 
 
+def test_bf16_scoring_is_asked_for_and_stays_near_fp32(reward_model: Path) -> None:
+    import torch
+
+    from training.engine.evaluate import reward_format_load, reward_model_load
+    from training.engine.formatting import score_completions
+
+    model, tokenizer = reward_model_load(reward_model)
+    fmt = reward_format_load(reward_model, tokenizer)
+    items = [(r["prompt"], r[side]) for r in preference_rows(8) for side in ("chosen", "rejected")]
+    default = score_completions(model, tokenizer, fmt, items)
+    full = score_completions(model, tokenizer, fmt, items, precision="fp32")
+    fast = score_completions(model, tokenizer, fmt, items, precision="bf16")
+    assert default == full  # fp32 unless asked: the score one full-precision pass gives
+    assert fast != full  # bf16 ran (its rounding shows) ...
+    spread = max(full) - min(full)
+    assert max(abs(a - b) for a, b in zip(full, fast, strict=True)) < 0.05 * spread  # ... close
+    assert next(model.parameters()).dtype == torch.float32  # the weights are left as they were
+
+
 def test_empty_completion_is_a_valid_answer_and_trains(tiny_model: Path, tmp_path: Path) -> None:
     rows = preference_rows(8, conversational=False)
     rows[0]["chosen"] = " "  # HH-RLHF: the preferred reply is to say nothing

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from training.engine.errors import ModelNotFoundError
+from training.engine.hardware import precision_resolve
 
 TEXT_PAIR = "text-pair"
 CAUSAL = "causal"
@@ -227,11 +228,29 @@ def pairs_tokenize(
 
 
 def score_ids(
-    model: Any, pad_token_id: int, sequences: list[list[int]], *, batch_size: int
+    model: Any,
+    pad_token_id: int,
+    sequences: list[list[int]],
+    *,
+    batch_size: int,
+    precision: str = "fp32",
 ) -> list[float]:
-    """Scores of token sequences, batched by length (little padding), in the input order."""
+    """Scores of token sequences, batched by length (little padding), in the input order.
+
+    ``precision`` as in training (``hardware.precision_resolve``): ``fp32`` (the default: the
+    score a single full-precision forward pass gives, which the tests hold every scorer to);
+    ``auto`` or ``bf16`` score an fp32 model under bf16 autocast where bf16 is native, the
+    arithmetic it was trained in (``bench/cpu_precision.py --score`` measures the speed and
+    how often the order of a pair changes)."""
     # lazy: torch and its libraries take seconds to import; not needed until here
     import torch
+
+    weights = next(model.parameters(), None)
+    bf16 = (
+        precision_resolve(precision) == "bf16"
+        and weights is not None
+        and weights.dtype == torch.float32
+    )
 
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     out = [0.0] * len(sequences)
@@ -244,7 +263,10 @@ def score_ids(
             seq = sequences[index]
             ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
             mask[row, : len(seq)] = 1
-        with torch.inference_mode():
+        with (
+            torch.inference_mode(),
+            torch.autocast(device_type=model.device.type, dtype=torch.bfloat16, enabled=bf16),
+        ):
             logits = model(
                 input_ids=ids.to(model.device), attention_mask=mask.to(model.device)
             ).logits
@@ -260,8 +282,9 @@ def score_completions(
     items: list[tuple[Any, Any]],
     *,
     batch_size: int = 16,
+    precision: str = "fp32",
 ) -> list[float]:
     """The reward of each (prompt, completion), formatted and truncated as in training."""
     sequences = [pair_encode(tokenizer, fmt, p, c)[0] for p, c in items]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return score_ids(model, pad, sequences, batch_size=batch_size)
+    return score_ids(model, pad, sequences, batch_size=batch_size, precision=precision)
