@@ -239,7 +239,7 @@ def score_ids(
 
     ``precision`` as in training (``hardware.precision_resolve``): ``fp32`` (the default: the
     score a single full-precision forward pass gives, which the tests hold every scorer to);
-    ``auto`` or ``bf16`` score an fp32 model under bf16 autocast where bf16 is native, the
+    ``bf16``, or ``auto`` where bf16 is native, scores an fp32 model under bf16 autocast, the
     arithmetic it was trained in (``bench/cpu_precision.py --score`` measures the speed and
     how often the order of a pair changes)."""
     # lazy: torch and its libraries take seconds to import; not needed until here
